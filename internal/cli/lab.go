@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/lab"
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+func (a *app) labOptions() lab.Options {
+	return lab.Options{Store: lab.Store{Dir: a.stateDir}, Log: a.log, Progress: a.errOut}
+}
+
+func (a *app) labCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Deploy, inspect and destroy emulated SRv6 labs (network namespaces)",
+	}
+	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd())
+	return cmd
+}
+
+func (a *app) labDeployCmd() *cobra.Command {
+	var replace bool
+	cmd := &cobra.Command{
+		Use:   "deploy FILE",
+		Short: "Deploy the lab a topology file describes (again: no-op)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("read topology: %w", err)
+			}
+			nw, err := topo.ParseNetwork(args[0], data)
+			if err != nil {
+				return err
+			}
+			opts := a.labOptions()
+			opts.Replace = replace
+			_, err = lab.Deploy(cmd.Context(), nw, args[0], data, opts)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace a lab of the same name deployed from another topology")
+	return cmd
+}
+
+// labName accepts a lab name or a topology file naming one.
+func labName(arg string) (string, error) {
+	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
+		s, err := topo.Load(arg)
+		if err != nil {
+			return "", err
+		}
+		return s.Name.V, nil
+	}
+	return arg, nil
+}
+
+func (a *app) labDestroyCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "destroy NAME|FILE...",
+		Short: "Destroy labs: processes, namespaces, state (works after a crash)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := a.labOptions()
+			if all {
+				labs, err := lab.List(opts)
+				if err != nil {
+					return err
+				}
+				for name := range labs {
+					args = append(args, name)
+				}
+			}
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("name a lab (or a topology file), or use --all")}
+			}
+			for _, arg := range args {
+				name, err := labName(arg)
+				if err != nil {
+					return err
+				}
+				if err := lab.Destroy(cmd.Context(), name, opts); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "destroy every lab in the state directory")
+	return cmd
+}
+
+func (a *app) labInspectCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect [NAME|FILE]",
+		Short: "Show a lab's nodes, addresses, interface states, processes and policies",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := a.labOptions()
+			if len(args) == 0 {
+				labs, err := lab.List(opts)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.out, labs)
+				}
+				names := make([]string, 0, len(labs))
+				for n := range labs {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "LAB\tPHASE")
+				for _, n := range names {
+					fmt.Fprintf(tw, "%s\t%s\n", n, labs[n])
+				}
+				return tw.Flush()
+			}
+			name, err := labName(args[0])
+			if err != nil {
+				return err
+			}
+			in, err := lab.Inspect(cmd.Context(), name, opts)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.out, in)
+			}
+			return printInspection(a, in)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printInspection(a *app, in *lab.Inspection) error {
+	fmt.Fprintf(a.out, "lab %s (%s, routing %s, from %s, deployed %s)\n\n", in.Name, in.Phase, in.Routing,
+		in.Source, in.Deployed.Local().Format("2006-01-02 15:04:05"))
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tKIND\tNAMESPACE\tLOOPBACK / ADDRESS\tLOCATOR\tINTERFACES\tPROCESSES")
+	for _, n := range in.Nodes {
+		ns := n.Namespace
+		if !n.Present {
+			ns += " (missing)"
+		}
+		addr, loc := "", ""
+		if n.Loopback != nil {
+			addr, loc = n.Loopback.String(), n.Locator.String()
+		} else if len(n.Interfaces) > 0 {
+			addr = strings.Join(n.Interfaces[0].Addresses, " ")
+		}
+		var ifs []string
+		for _, i := range n.Interfaces {
+			ifs = append(ifs, fmt.Sprintf("%s>%s(%s)", i.Name, i.Peer, strings.ToLower(i.State)))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, ns, addr, loc,
+			strings.Join(ifs, " "), strings.Join(n.Processes, " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(in.Policies) > 0 {
+		fmt.Fprintln(a.out)
+		printPolicies(a, in.Policies)
+	}
+	return nil
+}
+
+func printPolicies(a *app, ps []lab.Policy) {
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLICY\tFROM\tTO\tHEADEND\tPREFIX\tMODE\tSEGMENTS")
+	for _, p := range ps {
+		for _, s := range p.Steering {
+			segs := make([]string, len(s.Segments))
+			for i, sg := range s.Segments {
+				segs[i] = sg.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.From, p.To, p.Headend, s.Prefix, s.Mode, strings.Join(segs, ","))
+		}
+	}
+	tw.Flush()
+}
+
+func (a *app) labExecCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exec LAB NODE [-- COMMAND [ARGS...]]",
+		Short: "Run a command (default: a shell) in a node's network namespace",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := labName(args[0])
+			if err != nil {
+				return err
+			}
+			return lab.Exec(name, args[1], args[2:], a.labOptions())
+		},
+	}
+}
+
+func (a *app) labSRv6Cmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "srv6",
+		Short: "Static SRv6 policies between the hosts of a lab",
+	}
+	var req lab.PolicyRequest
+	var mode string
+	add := &cobra.Command{
+		Use:   "add LAB NAME --from HOST --to HOST [--via R1,R2...]",
+		Short: "Steer traffic from one host to another through routers (H.Encaps at the headend, decap at the tail)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := labName(args[0])
+			if err != nil {
+				return err
+			}
+			req.Name = args[1]
+			m, err := dataplane.ParseMode(mode)
+			if err != nil {
+				return usageError{fmt.Errorf("--mode: %w", err)}
+			}
+			req.Mode = m
+			added, err := lab.AddPolicy(cmd.Context(), name, req, a.labOptions())
+			if err != nil {
+				return err
+			}
+			printPolicies(a, added)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&req.From, "from", "", "source host (its router is the headend)")
+	add.Flags().StringVar(&req.To, "to", "", "destination host (its router decapsulates)")
+	add.Flags().StringSliceVar(&req.Via, "via", nil, "routers to traverse, in order (their End SIDs)")
+	add.Flags().StringVar(&mode, "mode", "encap", "IPv6 steering: encap (H.Encaps) or inline (H.Insert); IPv4 is always encapsulated")
+	add.Flags().BoolVar(&req.Reverse, "reverse", false, "also add NAME-rev from --to back to --from through --via reversed")
+	_ = add.MarkFlagRequired("from")
+	_ = add.MarkFlagRequired("to")
+
+	del := &cobra.Command{
+		Use:   "del LAB NAME...",
+		Short: "Remove policies",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := labName(args[0])
+			if err != nil {
+				return err
+			}
+			for _, p := range args[1:] {
+				if err := lab.DeletePolicy(cmd.Context(), name, p, a.labOptions()); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list LAB",
+		Short: "List a lab's policies",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := labName(args[0])
+			if err != nil {
+				return err
+			}
+			in, err := lab.Inspect(cmd.Context(), name, a.labOptions())
+			if err != nil {
+				return err
+			}
+			printPolicies(a, in.Policies)
+			return nil
+		},
+	}
+	cmd.AddCommand(add, del, list)
+	return cmd
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+// app carries what every command needs; it replaces package-level state.
+type app struct {
+	out, errOut io.Writer
+	log         *slog.Logger
+	stateDir    string
+	verbose     bool
+}
+
+// Run executes sr6 with args and returns the process exit code.
+func Run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	a := &app{out: out, errOut: errOut}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(errOut, "sr6:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// usageError marks errors in how a command was called (exit code 2).
+type usageError struct{ error }
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sr6",
+		Short:         "Design, emulate, control and monitor SRv6 networks",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := slog.LevelInfo
+			if a.verbose {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "/var/lib/sr6/labs", "directory holding one folder per deployed lab")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logging")
+	root.AddCommand(a.validateCmd(), a.graphCmd(), a.genCmd(), a.labCmd(), a.benchCmd())
+	return root
+}

@@ -1,0 +1,204 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sr6net/sr6/internal/nsutil"
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+// Options tune lab operations.
+type Options struct {
+	Store    Store
+	Log      *slog.Logger
+	Progress io.Writer // human progress lines; nil for none
+	// Parallel bounds concurrent per-node work; 0 picks a default.
+	Parallel int
+	// Replace lets deploy tear down a lab of the same name that was
+	// deployed from a different topology.
+	Replace bool
+	// ConvergeTimeout bounds the wait for IS-IS to converge.
+	ConvergeTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Parallel <= 0 {
+		// Namespace and netlink work is mostly kernel time under a few
+		// global locks; a small multiple of the cores keeps them busy.
+		o.Parallel = 4 * runtime.NumCPU()
+	}
+	if o.ConvergeTimeout <= 0 {
+		o.ConvergeTimeout = 90 * time.Second
+	}
+}
+
+// ErrNotRoot is returned when a lab operation needs privileges sr6 lacks.
+var ErrNotRoot = errors.New("lab operations need root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create network namespaces")
+
+// Deploy builds the lab described by nw; source is the topology file text
+// and sourceName its file name (kept in the state file). Deploying the same
+// topology again is a no-op; a failed deploy is rolled back, leaving nothing.
+func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []byte, opts Options) (*State, error) {
+	opts.defaults()
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	unlock, err := opts.Store.Lock(nw.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	hash := topologyHash(source)
+	if old, err := opts.Store.Load(nw.Name); err == nil {
+		switch {
+		case old.Phase == PhaseRunning && old.Hash == hash && allExist(old.Namespaces):
+			fmt.Fprintf(opts.Progress, "lab %s is already deployed from this topology: nothing to do\n", nw.Name)
+			return old, nil
+		case old.Phase == PhaseRunning && old.Hash != hash && !opts.Replace:
+			return nil, fmt.Errorf("lab %s is already deployed from another topology (%s, %s); destroy it first or deploy with --replace",
+				nw.Name, old.Source, old.Deployed.Format(time.RFC3339))
+		}
+		fmt.Fprintf(opts.Progress, "lab %s: removing the previous deployment (%s)\n", nw.Name, old.Phase)
+		if err := destroyLocked(ctx, nw.Name, old, opts); err != nil {
+			return nil, fmt.Errorf("deploy %s: clear previous deployment: %w", nw.Name, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if leftovers := labNamespaces(nw.Name); len(leftovers) > 0 {
+		return nil, fmt.Errorf("deploy %s: namespaces %v exist but the lab has no state; run `sr6 lab destroy %s` first",
+			nw.Name, leftovers, nw.Name)
+	}
+
+	st := &State{Name: nw.Name, Source: sourceName, Topology: string(source), Hash: hash,
+		Phase: PhaseDeploying, Deployed: time.Now().UTC()}
+	for _, n := range nw.Nodes {
+		st.Namespaces = append(st.Namespaces, Namespace(nw.Name, n.Name))
+	}
+	// Written first: from here on a crash leaves a state file naming every
+	// namespace this deploy may create.
+	if err := opts.Store.Save(st); err != nil {
+		return nil, err
+	}
+	d := &deployer{nw: nw, opts: opts, dir: opts.Store.LabDir(nw.Name)}
+	start := time.Now()
+	routers := len(nw.Routers())
+	fmt.Fprintf(opts.Progress, "deploying lab %s: %d routers, %d hosts, %d links, routing %s\n",
+		nw.Name, routers, len(nw.Nodes)-routers, len(nw.Links), nw.Routing)
+	if err := d.run(ctx); err != nil {
+		fmt.Fprintf(opts.Progress, "deploy failed, rolling back: %v\n", err)
+		if derr := destroyLocked(context.WithoutCancel(ctx), nw.Name, st, opts); derr != nil {
+			return nil, fmt.Errorf("deploy %s: %w (rollback also failed: %v)", nw.Name, err, derr)
+		}
+		return nil, fmt.Errorf("deploy %s: %w", nw.Name, err)
+	}
+	st.Phase = PhaseRunning
+	if err := opts.Store.Save(st); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Progress, "lab %s deployed in %s\n", nw.Name, time.Since(start).Round(time.Millisecond))
+	return st, nil
+}
+
+func allExist(namespaces []string) bool {
+	for _, ns := range namespaces {
+		if !nsutil.Exists(ns) {
+			return false
+		}
+	}
+	return true
+}
+
+// labNamespaces lists the existing namespaces named after lab.
+func labNamespaces(lab string) []string {
+	all, _ := nsutil.List()
+	var out []string
+	for _, ns := range all {
+		if l, ok := labOf(ns); ok && l == lab {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// deployer runs the steps of one deploy.
+type deployer struct {
+	nw   *topo.Network
+	opts Options
+	dir  string
+}
+
+func (d *deployer) run(ctx context.Context) error {
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"namespaces", d.createNamespaces},
+		{"links", d.createLinks},
+		{"interfaces", d.configureInterfaces},
+		{"routes and SIDs", d.installRoutes},
+		{"impairments", d.applyImpairments},
+	}
+	if d.nw.Routing == topo.RoutingISIS {
+		steps = append(steps, struct {
+			name string
+			fn   func(context.Context) error
+		}{"isis", d.startISIS})
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := time.Now()
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Fprintf(d.opts.Progress, "  %-16s done in %s\n", s.name, time.Since(t).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// eachNode runs fn for every node with bounded parallelism.
+func (d *deployer) eachNode(ctx context.Context, nodes []*topo.Node, fn func(*topo.Node) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.opts.Parallel)
+	for _, n := range nodes {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(n); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (d *deployer) ns(n *topo.Node) string { return Namespace(d.nw.Name, n.Name) }
+
+func (d *deployer) createNamespaces(ctx context.Context) error {
+	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+		if err := nsutil.Create(d.ns(n)); err != nil {
+			return err
+		}
+		return writeSysctls(d.ns(n), nodeSysctls(n))
+	})
+}

@@ -1,0 +1,121 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/sr6net/sr6/internal/nsutil"
+)
+
+// Destroy removes lab name: every process running in its namespaces, the
+// namespaces (and with them links, routes, qdiscs and nftables tables) and
+// its state folder. It works from the state file and, should that be gone,
+// from the namespace names, so it also cleans up after a crash. Destroying
+// a lab that does not exist is not an error.
+func Destroy(ctx context.Context, name string, opts Options) error {
+	opts.defaults()
+	if os.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	unlock, err := opts.Store.Lock(name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := opts.Store.Load(name)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return destroyLocked(ctx, name, st, opts)
+}
+
+func destroyLocked(ctx context.Context, name string, st *State, opts Options) error {
+	start := time.Now()
+	namespaces := labNamespaces(name)
+	if st != nil {
+		for _, ns := range st.Namespaces {
+			if !slices.Contains(namespaces, ns) && nsutil.Exists(ns) {
+				namespaces = append(namespaces, ns)
+			}
+		}
+	}
+	if st == nil && len(namespaces) == 0 {
+		fmt.Fprintf(opts.Progress, "lab %s does not exist: nothing to destroy\n", name)
+		return nil
+	}
+	killed, err := killProcesses(ctx, namespaces)
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	var errs []error
+	for _, ns := range namespaces {
+		if err := nsutil.Delete(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	if err := os.RemoveAll(opts.Store.LabDir(name)); err != nil {
+		return fmt.Errorf("destroy %s: remove state: %w", name, err)
+	}
+	fmt.Fprintf(opts.Progress, "lab %s destroyed: %d namespaces, %d processes, in %s\n",
+		name, len(namespaces), killed, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// killProcesses ends every process in the namespaces: SIGTERM, a grace
+// period, then SIGKILL. A namespace whose processes survived would keep its
+// interfaces alive after its name is gone.
+func killProcesses(ctx context.Context, namespaces []string) (int, error) {
+	pids, err := nsutil.PIDs(namespaces...)
+	if err != nil {
+		return 0, err
+	}
+	if len(pids) == 0 {
+		return 0, nil
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		alive := pids[:0:0]
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+				alive = append(alive, pid)
+			}
+		}
+		if len(alive) == 0 {
+			return len(pids), nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			for _, pid := range alive {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return len(pids), nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// isZombie tells whether pid has exited but not been reaped (by a parent
+// that is not us): it holds no namespace any more.
+func isZombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the parenthesised command name.
+	for i := len(data) - 1; i > 0; i-- {
+		if data[i] == ')' && i+2 < len(data) {
+			return data[i+2] == 'Z'
+		}
+	}
+	return false
+}

@@ -1,0 +1,141 @@
+package lab
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+// Phases of a lab's life, stored in its state file.
+const (
+	PhaseDeploying = "deploying"
+	PhaseRunning   = "running"
+)
+
+// State is what sr6 remembers of a deployed lab. It is written before
+// anything is created, so that a crash at any point leaves enough on disk
+// for destroy to find every namespace and process.
+type State struct {
+	Name       string    `json:"name"`
+	Source     string    `json:"source"`   // topology file it was deployed from
+	Topology   string    `json:"topology"` // that file's text, so the lab outlives edits to it
+	Hash       string    `json:"hash"`
+	Phase      string    `json:"phase"`
+	Namespaces []string  `json:"namespaces"`
+	Policies   []Policy  `json:"policies,omitempty"`
+	Deployed   time.Time `json:"deployed"`
+}
+
+// Network re-plans the topology the lab was deployed from.
+func (s *State) Network() (*topo.Network, error) {
+	return topo.ParseNetwork(s.Source, []byte(s.Topology))
+}
+
+func topologyHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Store is the directory holding one folder per lab.
+type Store struct{ Dir string }
+
+// LabDir is the folder of lab name: state file, FRR configs, logs.
+func (s Store) LabDir(name string) string { return filepath.Join(s.Dir, name) }
+
+func (s Store) statePath(name string) string { return filepath.Join(s.LabDir(name), "state.json") }
+
+// Load reads lab name's state; os.ErrNotExist if there is no such lab.
+func (s Store) Load(name string) (*State, error) {
+	data, err := os.ReadFile(s.statePath(name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("lab %s: %w", name, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("read lab state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("read lab state %s: %w", s.statePath(name), err)
+	}
+	return &st, nil
+}
+
+// Save writes st atomically (temporary file + rename), so a crash never
+// leaves a torn state file.
+func (s Store) Save(st *State) error {
+	dir := s.LabDir(st.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save lab state: %w", err)
+	}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("save lab state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save lab state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save lab state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save lab state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.statePath(st.Name)); err != nil {
+		return fmt.Errorf("save lab state: %w", err)
+	}
+	return nil
+}
+
+// List returns the names of labs with a state file.
+func (s Store) List() ([]string, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(s.statePath(e.Name())); err == nil {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	return names, nil
+}
+
+// Lock takes an exclusive lock on lab name so that two sr6 processes never
+// deploy, destroy or change the same lab at once. Call the returned func to
+// release it.
+func (s Store) Lock(name string) (func(), error) {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock lab %s: %w", name, err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, "."+name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock lab %s: %w", name, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock lab %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}
