@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -77,6 +78,13 @@ func SteerRoute(dst netip.Prefix, mode Mode, segs []netip.Addr, linkIndex int) (
 		if !s.Is6() || s.Is4In6() {
 			return nil, fmt.Errorf("steer %s: segment %s is not an IPv6 address", dst, s)
 		}
+	}
+	if mode == ModeInline {
+		// H.Insert writes the packet's own destination into Segment
+		// List[0] (the last segment): the SRH handed to the kernel must
+		// reserve that slot, as iproute2 does, or the kernel overwrites a
+		// real segment and the packet is lost.
+		segs = append(slices.Clone(segs), netip.IPv6Unspecified())
 	}
 	return &netlink.Route{
 		Family:    family(dst),

@@ -133,7 +133,8 @@ func impairRate(h *netlink.Handle, iface string, bps uint64) error {
 			Parent:    netlink.HANDLE_ROOT,
 		},
 		Rate:   bytesPerSec,
-		Buffer: uint32(min(burst, math.MaxUint32)),
+		// The kernel takes the bucket size as the time to send it.
+		Buffer: netlink.Xmittime(bytesPerSec, uint32(min(burst, math.MaxUint32))),
 		Limit:  uint32(min(limit, math.MaxUint32)),
 	}
 	return h.QdiscReplace(q)

@@ -45,6 +45,9 @@ func (d *deployer) startISIS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := searchable(d.dir); err != nil {
+		return fmt.Errorf("FRR daemons run as user %s: %w", frrUser, err)
+	}
 	routers := d.nw.Routers()
 	err = d.eachNode(ctx, routers, func(r *topo.Node) error {
 		p := d.frr(r)
@@ -91,6 +94,27 @@ func frrOwner() (ids, error) {
 		return ids{}, fmt.Errorf("user %s has non-numeric ids %s:%s", frrUser, u.Uid, u.Gid)
 	}
 	return ids{uid: uid, gid: gid}, nil
+}
+
+// searchable checks that every folder down to dir lets other users
+// through (o+x), as the frr user needs to reach its files.
+func searchable(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("it cannot enter %s (mode %v): use a --state-dir it can reach, or chmod o+x %s", p, st.Mode().Perm(), p)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 func lastLines(s string, n int) string {

@@ -87,7 +87,7 @@ func (d *deployer) createLink(l *topo.Link) error {
 
 // nodeSysctls are set as soon as a node's namespace exists, before any
 // interface: "default" values only reach interfaces created afterwards.
-// Routers forward and process SRHs; every node keeps its IPv6 addresses
+// Routers forward; every node accepts SRHs, keeps its IPv6 addresses
 // when a link goes down (a link flap must not lose the plan) and skips
 // duplicate address detection (addresses are planned unique, and DAD would
 // hold every address, link-locals included, tentative for seconds).
@@ -99,12 +99,15 @@ func nodeSysctls(n *topo.Node) map[string]string {
 		"net/ipv6/conf/default/accept_dad":        "0",
 		"net/ipv4/conf/all/rp_filter":             "0",
 		"net/ipv4/conf/default/rp_filter":         "0",
+		// The kernel accepts a packet with an SRH only where both "all" and
+		// the receiving interface allow it, even with no segment left, as
+		// H.Insert delivers to hosts.
+		"net/ipv6/conf/all/seg6_enabled":     "1",
+		"net/ipv6/conf/default/seg6_enabled": "1",
 	}
 	if n.IsRouter() {
 		s["net/ipv6/conf/all/forwarding"] = "1"
 		s["net/ipv4/ip_forward"] = "1"
-		s["net/ipv6/conf/all/seg6_enabled"] = "1"
-		s["net/ipv6/conf/default/seg6_enabled"] = "1"
 	}
 	return s
 }
