@@ -132,7 +132,7 @@ func impairRate(h *netlink.Handle, iface string, bps uint64) error {
 			Handle:    netlink.MakeHandle(1, 0),
 			Parent:    netlink.HANDLE_ROOT,
 		},
-		Rate:   bytesPerSec,
+		Rate: bytesPerSec,
 		// The kernel takes the bucket size as the time to send it.
 		Buffer: netlink.Xmittime(bytesPerSec, uint32(min(burst, math.MaxUint32))),
 		Limit:  uint32(min(limit, math.MaxUint32)),
