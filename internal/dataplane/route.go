@@ -36,6 +36,10 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown mode %q; allowed values: encap, inline", s)
 }
 
+// isIPv6 rejects IPv4 and IPv4-mapped addresses, which the kernel refuses
+// as segments with a bare EINVAL.
+func isIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
+
 func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }
 
 func ipNet(p netip.Prefix) *net.IPNet {
@@ -67,6 +71,9 @@ func SteerRoute(dst netip.Prefix, mode Mode, segs []netip.Addr, linkIndex int) (
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("steer %s: empty segment list", dst)
 	}
+	if _, err := ParseMode(string(mode)); err != nil {
+		return nil, fmt.Errorf("steer %s: %w", dst, err)
+	}
 	m := nl.SEG6_IPTUN_MODE_ENCAP
 	if mode == ModeInline {
 		if dst.Addr().Is4() {
@@ -75,7 +82,7 @@ func SteerRoute(dst netip.Prefix, mode Mode, segs []netip.Addr, linkIndex int) (
 		m = nl.SEG6_IPTUN_MODE_INLINE
 	}
 	for _, s := range segs {
-		if !s.Is6() || s.Is4In6() {
+		if !isIPv6(s) {
 			return nil, fmt.Errorf("steer %s: segment %s is not an IPv6 address", dst, s)
 		}
 	}
@@ -135,12 +142,15 @@ func LocalSIDRoute(sid netip.Addr, b Behavior, linkIndex int) (*netlink.Route, e
 	if !ok {
 		return nil, fmt.Errorf("SID %s: unknown action %q; allowed values: %s", sid, b.Action, actionNames())
 	}
+	if !isIPv6(sid) {
+		return nil, fmt.Errorf("SID %s is not an IPv6 address", sid)
+	}
 	e := &netlink.SEG6LocalEncap{Action: code}
 	e.Flags[nl.SEG6_LOCAL_ACTION] = true
 	missing := func(what string) error { return fmt.Errorf("SID %s: %s needs %s", sid, b.Action, what) }
 	switch b.Action {
 	case EndX, EndDX6:
-		if !b.NH6.Is6() {
+		if !isIPv6(b.NH6) {
 			return nil, missing("an IPv6 next hop (nh6)")
 		}
 		e.In6Addr, e.Flags[nl.SEG6_LOCAL_NH6] = ipOf(b.NH6), true
@@ -162,6 +172,11 @@ func LocalSIDRoute(sid netip.Addr, b Behavior, linkIndex int) (*netlink.Route, e
 	case EndB6, EndB6Encaps:
 		if len(b.Segments) == 0 {
 			return nil, missing("a segment list")
+		}
+		for _, seg := range b.Segments {
+			if !isIPv6(seg) {
+				return nil, fmt.Errorf("SID %s: segment %s is not an IPv6 address", sid, seg)
+			}
 		}
 		e.Segments = srhOrder(b.Segments)
 		e.Flags[nl.SEG6_LOCAL_SRH] = true
