@@ -41,6 +41,16 @@ func nthSubnet(pool netip.Prefix, bits int, i uint64) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a, bits), true
 }
 
+// subnetIndexAfter returns the index of the first subnet of length bits in
+// pool that starts after r, which overlaps the pool, ends; false when that
+// index does not fit a uint64.
+func subnetIndexAfter(pool netip.Prefix, bits int, r netip.Prefix) (uint64, bool) {
+	v := new(big.Int).Sub(addrInt(lastAddr(r)), addrInt(pool.Addr()))
+	v.Rsh(v, uint(pool.Addr().BitLen()-bits))
+	v.Add(v, big.NewInt(1))
+	return v.Uint64(), v.IsUint64()
+}
+
 // hostAddr returns the n-th address of subnet p with p's length.
 func hostAddr(p netip.Prefix, n uint64) netip.Prefix {
 	v := addrInt(p.Addr())

@@ -156,10 +156,20 @@ type subnetAllocator struct {
 	reserved []netip.Prefix
 }
 
+// newSubnetAllocator skips subnet 0 so that link and host subnets number
+// from 1, as people count links, unless the pool holds a single subnet.
+func newSubnetAllocator(pool netip.Prefix, bits int, reserved []netip.Prefix) *subnetAllocator {
+	a := &subnetAllocator{pool: pool, bits: bits, reserved: reserved}
+	if _, ok := nthSubnet(pool, bits, 1); ok {
+		a.next = 1
+	}
+	return a
+}
+
 func (a *subnetAllocator) take() (netip.Prefix, bool) {
 	for {
 		p, ok := nthSubnet(a.pool, a.bits, a.next)
-		if !ok {
+		if !ok || a.next == ^uint64(0) {
 			return netip.Prefix{}, false
 		}
 		a.next++
@@ -167,6 +177,15 @@ func (a *subnetAllocator) take() (netip.Prefix, bool) {
 		for _, r := range a.reserved {
 			if r.Overlaps(p) {
 				clash = true
+				// Jump past a reserved prefix wider than one subnet:
+				// stepping through it could take up to 2^64 steps.
+				if r.Bits() < a.bits {
+					next, ok := subnetIndexAfter(a.pool, a.bits, r)
+					if !ok {
+						return netip.Prefix{}, false
+					}
+					a.next = next
+				}
 				break
 			}
 		}
@@ -185,11 +204,9 @@ func planLinks(c *errs, s *Spec, nw *Network) {
 			}
 		}
 	}
-	// Index 0 is skipped so link and host subnets number from 1, as people
-	// count links.
-	links := &subnetAllocator{pool: nw.Pools.Links, bits: 64, next: 1, reserved: reserved}
-	hosts6 := &subnetAllocator{pool: nw.Pools.Hosts6, bits: 64, next: 1, reserved: reserved}
-	hosts4 := &subnetAllocator{pool: nw.Pools.Hosts4, bits: 24, next: 1, reserved: reserved}
+	links := newSubnetAllocator(nw.Pools.Links, 64, reserved)
+	hosts6 := newSubnetAllocator(nw.Pools.Hosts6, 64, reserved)
+	hosts4 := newSubnetAllocator(nw.Pools.Hosts4, 24, reserved)
 
 	for i, ls := range s.Links {
 		field := fmt.Sprintf("links[%d]", i)

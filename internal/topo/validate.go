@@ -58,7 +58,7 @@ func validate(c *errs, s *Spec) {
 				pos  Pos
 			}{{"id", n.ID.Set, n.ID.Pos}, {"loopback", n.Loopback.Set, n.Loopback.Pos}, {"locator", n.Locator.Set, n.Locator.Pos}} {
 				if f.v {
-					c.add(f.pos, field+"."+f.name, "only routers have a %s", f.name)
+					c.add(f.pos, field+"."+f.name, "only routers have %s", f.name)
 				}
 			}
 		}
