@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/sr6net/sr6/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test unit lint fuzz demo bench bench-lab clean
+.PHONY: all build test unit lint fuzz demo bench bench-lab proto clean
 
 all: build
 
@@ -47,6 +47,14 @@ bench: bench-lab
 ## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
 bench-lab: build
 	./$(BIN) bench lab --sizes 10,50,100 --repeat 3
+
+## proto: regenerate api/ Go code (needs protoc: apt-get install protobuf-compiler; plugins are go tools)
+proto:
+	protoc --plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \
+		--plugin=protoc-gen-go-grpc="$$($(GO) tool -n protoc-gen-go-grpc)" \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		api/agent/v1/agent.proto
 
 clean:
 	rm -rf bin

@@ -1,0 +1,271 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/dataplane"
+)
+
+// Config configures an agent.
+type Config struct {
+	Node      string
+	Listen    string      // "unix:///path" or "host:port"
+	TLS       *tls.Config // nil only with Insecure
+	Insecure  bool
+	StateFile string // last applied desired state; "" keeps none
+	Log       *slog.Logger
+}
+
+// Server implements agentv1.AgentServer on the network namespace the
+// process runs in.
+type Server struct {
+	agentv1.UnimplementedAgentServer
+	cfg        Config
+	mu         sync.Mutex // serialises Apply: one reconcile at a time
+	generation atomic.Uint64
+}
+
+// NewServer returns an agent for cfg.
+func NewServer(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Server{cfg: cfg}
+}
+
+func handle() (*netlink.Handle, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return h, nil
+}
+
+// Apply implements agentv1.AgentServer.
+func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1.ApplyResponse, error) {
+	desired, err := FromProto(req.GetState())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.reconcile(desired)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	gen := req.GetState().GetGeneration()
+	s.generation.Store(gen)
+	if err := s.persist(req.GetState()); err != nil {
+		s.cfg.Log.Warn("persist desired state", "err", err)
+	}
+	s.cfg.Log.Info("applied", "generation", gen, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed, "unchanged", d.Unchanged)
+	return &agentv1.ApplyResponse{Added: uint32(d.Added), Replaced: uint32(d.Replaced), Removed: uint32(d.Removed),
+		Unchanged: uint32(d.Unchanged), Generation: gen}, nil
+}
+
+func (s *Server) reconcile(desired dataplane.State) (dataplane.Diff, error) {
+	h, err := handle()
+	if err != nil {
+		return dataplane.Diff{}, err
+	}
+	defer h.Close()
+	if _, err := dataplane.EnsureSIDDevice(h); err != nil {
+		return dataplane.Diff{}, err
+	}
+	return dataplane.Reconcile(h, desired)
+}
+
+// persist writes the desired state atomically next to its final name.
+func (s *Server) persist(st *agentv1.DesiredState) error {
+	if s.cfg.StateFile == "" {
+		return nil
+	}
+	data, err := proto.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := s.cfg.StateFile + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.cfg.StateFile)
+}
+
+// Restore reconciles the kernel to the last persisted desired state, if
+// any: routes installed before a crash and since made stale are removed
+// without waiting for the controller.
+func (s *Server) Restore() error {
+	if s.cfg.StateFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(s.cfg.StateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var st agentv1.DesiredState
+	if err := proto.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("read %s: %w", s.cfg.StateFile, err)
+	}
+	desired, err := FromProto(&st)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.cfg.StateFile, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.reconcile(desired)
+	if err != nil {
+		return err
+	}
+	s.generation.Store(st.Generation)
+	s.cfg.Log.Info("restored desired state", "generation", st.Generation, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed)
+	return nil
+}
+
+// GetState implements agentv1.AgentServer.
+func (s *Server) GetState(ctx context.Context, _ *agentv1.GetStateRequest) (*agentv1.NodeState, error) {
+	h, err := handle()
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	defer h.Close()
+	st, err := dataplane.ReadState(h)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	p := ToProto(st)
+	out := &agentv1.NodeState{Node: s.cfg.Node, Steering: p.Steering, Sids: p.Sids, Underlay: p.Underlay, Generation: s.generation.Load()}
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	for _, l := range links {
+		if watched(l.Attrs().Name) {
+			out.Interfaces = append(out.Interfaces, &agentv1.Interface{Name: l.Attrs().Name, Up: isUp(l)})
+		}
+	}
+	return out, nil
+}
+
+// watched tells whether an interface belongs to the topology (not the
+// loopback or sr6's own SID device).
+func watched(name string) bool { return name != "lo" && !strings.HasPrefix(name, "sr6") }
+
+func isUp(l netlink.Link) bool { return l.Attrs().OperState == netlink.OperUp }
+
+// WatchLinks implements agentv1.AgentServer.
+func (s *Server) WatchLinks(_ *agentv1.WatchLinksRequest, stream grpc.ServerStreamingServer[agentv1.LinkEvent]) error {
+	ctx := stream.Context()
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	errc := make(chan error, 1)
+	opts := netlink.LinkSubscribeOptions{ListExisting: true, ErrorCallback: func(err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}}
+	if err := netlink.LinkSubscribeWithOptions(updates, done, opts); err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	last := map[string]bool{}
+	// ListExisting sends every link first; the snapshot ends once links
+	// stop arriving for a moment.
+	snapshot := true
+	quiet := time.NewTimer(100 * time.Millisecond)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return status.Error(codes.Unavailable, "link subscription: "+err.Error())
+		case <-quiet.C:
+			snapshot = false
+		case u, ok := <-updates:
+			if !ok {
+				return status.Error(codes.Unavailable, "link subscription closed")
+			}
+			name := u.Link.Attrs().Name
+			if !watched(name) {
+				continue
+			}
+			up := isUp(u.Link)
+			if prev, seen := last[name]; seen && prev == up {
+				continue
+			}
+			last[name] = up
+			if snapshot {
+				quiet.Reset(100 * time.Millisecond)
+			}
+			ev := &agentv1.LinkEvent{Node: s.cfg.Node, Interface: name, Up: up, Snapshot: snapshot, UnixNanos: time.Now().UnixNano()}
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+			s.cfg.Log.Debug("link event", "interface", name, "up", up, "snapshot", snapshot)
+		}
+	}
+}
+
+// Listen opens the agent's listening socket: "unix:///path" (a stale
+// socket file is replaced) or "host:port".
+func Listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		_ = os.Remove(path)
+		return net.Listen("unix", path)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Run restores the persisted state, then serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.TLS == nil && !cfg.Insecure {
+		return errors.New("agent: no TLS configuration (give certificates, or --insecure for a trusted test network)")
+	}
+	s := NewServer(cfg)
+	if err := s.Restore(); err != nil {
+		return fmt.Errorf("agent %s: restore: %w", cfg.Node, err)
+	}
+	lis, err := Listen(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("agent %s: listen: %w", cfg.Node, err)
+	}
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS)
+	}
+	srv := grpc.NewServer(grpc.Creds(creds))
+	agentv1.RegisterAgentServer(srv, s)
+	go func() {
+		<-ctx.Done()
+		srv.GracefulStop()
+	}()
+	s.cfg.Log.Info("agent serving", "node", cfg.Node, "listen", cfg.Listen)
+	return srv.Serve(lis)
+}

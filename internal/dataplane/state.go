@@ -1,0 +1,355 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// State is the sr6-owned part of a node's main routing table: steering
+// routes, local SIDs and (for networks whose underlay sr6 computes) plain
+// routes. Reconcile makes the kernel equal to a State.
+type State struct {
+	Steering []Steering
+	SIDs     []LocalSID
+	Underlay []UnderlayRoute
+}
+
+// Steering is a headend route.
+type Steering struct {
+	Prefix   netip.Prefix
+	Mode     Mode
+	Segments []netip.Addr // path order
+	Policy   string       // owner; not stored in the kernel
+}
+
+// LocalSID is a SID with its behaviour. OIFName names Behavior.OIF.
+type LocalSID struct {
+	SID      netip.Addr
+	Behavior Behavior
+	OIFName  string
+}
+
+// UnderlayRoute is a plain route; Unreachable ones have no next hop.
+type UnderlayRoute struct {
+	Prefix      netip.Prefix
+	Via         netip.Addr
+	Dev         string
+	Unreachable bool
+}
+
+// SIDDevice is the interface local SIDs and steering routes hang off. It
+// cannot be the loopback: IPv6 turns routes through lo into reject routes,
+// so SIDs on lo drop every packet. Dummy and VRF devices are missing from
+// some kernels, so it is one end of a veth pair whose other end
+// (SIDDevicePeer) stays in the same namespace: both ends up, it never loses
+// carrier.
+const (
+	SIDDevice     = "sr6"
+	SIDDevicePeer = "sr6-peer"
+)
+
+// EnsureSIDDevice creates the SID device if it is missing and sets it up.
+func EnsureSIDDevice(h *netlink.Handle) (netlink.Link, error) {
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: SIDDevice}, PeerName: SIDDevicePeer}
+	if err := h.LinkAdd(veth); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("SID device: %w", err)
+	}
+	var dev netlink.Link
+	for _, name := range []string{SIDDevicePeer, SIDDevice} {
+		link, err := h.LinkByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("SID device: %w", err)
+		}
+		if err := h.LinkSetUp(link); err != nil {
+			return nil, fmt.Errorf("SID device %s up: %w", name, err)
+		}
+		dev = link
+	}
+	return dev, nil
+}
+
+// Diff counts what Reconcile changed.
+type Diff struct {
+	Added, Replaced, Removed, Unchanged int
+}
+
+// links resolves interface names and indexes once per operation.
+type links struct {
+	h      *netlink.Handle
+	byName map[string]int
+	byIdx  map[int]string
+}
+
+func newLinks(h *netlink.Handle) (*links, error) {
+	all, err := h.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	l := &links{h: h, byName: map[string]int{}, byIdx: map[int]string{}}
+	for _, link := range all {
+		l.byName[link.Attrs().Name] = link.Attrs().Index
+		l.byIdx[link.Attrs().Index] = link.Attrs().Name
+	}
+	return l, nil
+}
+
+func (l *links) index(name string) (int, error) {
+	i, ok := l.byName[name]
+	if !ok {
+		return 0, fmt.Errorf("no interface %s", name)
+	}
+	return i, nil
+}
+
+// routes turns a State into kernel routes.
+func (s State) routes(l *links) ([]*netlink.Route, error) {
+	sidDev, err := l.index(SIDDevice)
+	if err != nil {
+		return nil, fmt.Errorf("SID device missing: %w", err)
+	}
+	var out []*netlink.Route
+	for _, st := range s.Steering {
+		r, err := SteerRoute(st.Prefix, st.Mode, st.Segments, sidDev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	for _, sid := range s.SIDs {
+		b := sid.Behavior
+		if sid.OIFName != "" {
+			if b.OIF, err = l.index(sid.OIFName); err != nil {
+				return nil, fmt.Errorf("SID %s: %w", sid.SID, err)
+			}
+		}
+		r, err := LocalSIDRoute(sid.SID, b, sidDev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	for _, u := range s.Underlay {
+		if u.Unreachable {
+			out = append(out, UnreachableRoute(u.Prefix))
+			continue
+		}
+		dev, err := l.index(u.Dev)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", u.Prefix, err)
+		}
+		out = append(out, NextHopRoute(u.Prefix, u.Via, dev))
+	}
+	return out, nil
+}
+
+func routeKey(r *netlink.Route) string {
+	if r.Dst == nil {
+		if r.Family == netlink.FAMILY_V4 {
+			return "0.0.0.0/0"
+		}
+		return "::/0"
+	}
+	return r.Dst.String()
+}
+
+// describe renders everything about r that Reconcile manages, so a desired
+// route and one read back from the kernel compare as strings.
+func describe(r *netlink.Route) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s type=%d dev=%d", routeKey(r), r.Type, r.LinkIndex)
+	if r.Gw != nil {
+		fmt.Fprintf(&b, " via=%s", r.Gw)
+	}
+	switch e := r.Encap.(type) {
+	case *netlink.SEG6Encap:
+		fmt.Fprintf(&b, " seg6 mode=%d segs=%v", e.Mode, e.Segments)
+	case *netlink.SEG6LocalEncap:
+		fmt.Fprintf(&b, " seg6local action=%d", e.Action)
+		if e.Flags[nl.SEG6_LOCAL_TABLE] {
+			fmt.Fprintf(&b, " table=%d", e.Table)
+		}
+		if e.Flags[nl.SEG6_LOCAL_NH4] {
+			fmt.Fprintf(&b, " nh4=%s", e.InAddr)
+		}
+		if e.Flags[nl.SEG6_LOCAL_NH6] {
+			fmt.Fprintf(&b, " nh6=%s", e.In6Addr)
+		}
+		if e.Flags[nl.SEG6_LOCAL_OIF] {
+			fmt.Fprintf(&b, " oif=%d", e.Oif)
+		}
+		if e.Flags[nl.SEG6_LOCAL_SRH] {
+			fmt.Fprintf(&b, " srh=%v", e.Segments)
+		}
+	}
+	return b.String()
+}
+
+// ownedRoutes lists sr6's routes in the main table of both families.
+func ownedRoutes(h *netlink.Handle) ([]netlink.Route, error) {
+	filter := &netlink.Route{Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN}
+	routes, err := h.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list sr6 routes: %w", err)
+	}
+	return routes, nil
+}
+
+// Reconcile makes the sr6-owned routes of the namespace h is bound to equal
+// to desired: it adds what is missing, replaces what differs and removes
+// what sr6 owns but no longer wants. Routes of other owners (the kernel,
+// routing daemons, the administrator) are never touched. It is idempotent
+// and restart-safe: the kernel is the only memory.
+func Reconcile(h *netlink.Handle, desired State) (Diff, error) {
+	var d Diff
+	l, err := newLinks(h)
+	if err != nil {
+		return d, err
+	}
+	want, err := desired.routes(l)
+	if err != nil {
+		return d, err
+	}
+	have, err := ownedRoutes(h)
+	if err != nil {
+		return d, err
+	}
+	current := map[string]string{}
+	for i := range have {
+		current[routeKey(&have[i])] = describe(&have[i])
+	}
+	wanted := map[string]bool{}
+	var errs []error
+	for _, r := range want {
+		key := routeKey(r)
+		if wanted[key] {
+			errs = append(errs, fmt.Errorf("route %s is wanted twice", key))
+			continue
+		}
+		wanted[key] = true
+		old, ok := current[key]
+		if ok && old == describe(r) {
+			d.Unchanged++
+			continue
+		}
+		if err := h.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("install %s: %w", describe(r), err))
+			continue
+		}
+		if ok {
+			d.Replaced++
+		} else {
+			d.Added++
+		}
+	}
+	for i := range have {
+		r := &have[i]
+		if wanted[routeKey(r)] {
+			continue
+		}
+		if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", routeKey(r), err))
+			continue
+		}
+		d.Removed++
+	}
+	return d, errors.Join(errs...)
+}
+
+var actionNamesByCode = func() map[int]Action {
+	m := map[int]Action{}
+	for a, c := range actionCodes {
+		m[c] = a
+	}
+	return m
+}()
+
+func addrOf(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}
+
+func prefixOf(r *netlink.Route) netip.Prefix {
+	if r.Dst == nil {
+		if r.Family == netlink.FAMILY_V4 {
+			return netip.MustParsePrefix("0.0.0.0/0")
+		}
+		return netip.MustParsePrefix("::/0")
+	}
+	ones, _ := r.Dst.Mask.Size()
+	a, _ := netip.AddrFromSlice(r.Dst.IP)
+	if r.Family == netlink.FAMILY_V4 {
+		a = a.Unmap()
+	}
+	return netip.PrefixFrom(a, ones)
+}
+
+// pathOrder undoes srhOrder, dropping the slot H.Insert reserves.
+func pathOrder(srh []net.IP, mode Mode) []netip.Addr {
+	out := make([]netip.Addr, 0, len(srh))
+	for i := len(srh) - 1; i >= 0; i-- {
+		out = append(out, addrOf(srh[i]))
+	}
+	if mode == ModeInline && len(out) > 0 && out[len(out)-1].IsUnspecified() {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// ReadState reads back the sr6-owned routes of the namespace h is bound
+// to, sorted by prefix.
+func ReadState(h *netlink.Handle) (State, error) {
+	var s State
+	l, err := newLinks(h)
+	if err != nil {
+		return s, err
+	}
+	routes, err := ownedRoutes(h)
+	if err != nil {
+		return s, err
+	}
+	for i := range routes {
+		r := &routes[i]
+		switch e := r.Encap.(type) {
+		case *netlink.SEG6Encap:
+			mode := ModeEncap
+			if e.Mode == nl.SEG6_IPTUN_MODE_INLINE {
+				mode = ModeInline
+			}
+			s.Steering = append(s.Steering, Steering{Prefix: prefixOf(r), Mode: mode, Segments: pathOrder(e.Segments, mode)})
+		case *netlink.SEG6LocalEncap:
+			b := Behavior{Action: actionNamesByCode[e.Action], Table: e.Table}
+			if e.Flags[nl.SEG6_LOCAL_NH4] {
+				b.NH4 = addrOf(e.InAddr)
+			}
+			if e.Flags[nl.SEG6_LOCAL_NH6] {
+				b.NH6 = addrOf(e.In6Addr)
+			}
+			if e.Flags[nl.SEG6_LOCAL_SRH] {
+				b.Segments = pathOrder(e.Segments, ModeEncap)
+			}
+			sid := LocalSID{SID: prefixOf(r).Addr(), Behavior: b}
+			if e.Flags[nl.SEG6_LOCAL_OIF] {
+				sid.Behavior.OIF, sid.OIFName = e.Oif, l.byIdx[e.Oif]
+			}
+			s.SIDs = append(s.SIDs, sid)
+		default:
+			u := UnderlayRoute{Prefix: prefixOf(r), Unreachable: r.Type == unix.RTN_UNREACHABLE, Dev: l.byIdx[r.LinkIndex]}
+			if r.Gw != nil {
+				u.Via = addrOf(r.Gw)
+			}
+			s.Underlay = append(s.Underlay, u)
+		}
+	}
+	sort.Slice(s.Steering, func(i, j int) bool { return s.Steering[i].Prefix.String() < s.Steering[j].Prefix.String() })
+	sort.Slice(s.SIDs, func(i, j int) bool { return s.SIDs[i].SID.Less(s.SIDs[j].SID) })
+	sort.Slice(s.Underlay, func(i, j int) bool { return s.Underlay[i].Prefix.String() < s.Underlay[j].Prefix.String() })
+	return s, nil
+}
