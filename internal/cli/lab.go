@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/topo"
@@ -29,7 +31,7 @@ func (a *app) labCmd() *cobra.Command {
 }
 
 func (a *app) labDeployCmd() *cobra.Command {
-	var replace bool
+	var replace, agents, ctrl bool
 	cmd := &cobra.Command{
 		Use:   "deploy FILE",
 		Short: "Deploy the lab a topology file describes (again: no-op)",
@@ -44,12 +46,17 @@ func (a *app) labDeployCmd() *cobra.Command {
 				return err
 			}
 			opts := a.labOptions()
-			opts.Replace = replace
-			_, err = lab.Deploy(cmd.Context(), nw, args[0], data, opts)
+			opts.Replace, opts.Agents, opts.Controller = replace, agents, ctrl
+			st, err := lab.Deploy(cmd.Context(), nw, args[0], data, opts)
+			if err == nil && st.Controller != "" {
+				fmt.Fprintf(a.errOut, "controller: %s (sr6 policy list --lab %s)\n", st.Controller, st.Name)
+			}
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace a lab of the same name deployed from another topology")
+	cmd.Flags().BoolVar(&agents, "agents", true, "run sr6 agent in every router")
+	cmd.Flags().BoolVar(&ctrl, "controller", true, "run an sr6 controller for the lab (implies --agents)")
 	return cmd
 }
 
@@ -237,6 +244,9 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 				return usageError{fmt.Errorf("--mode: %w", err)}
 			}
 			req.Mode = m
+			if c, err := a.labController(name); err == nil {
+				return a.addViaController(cmd, c, req)
+			}
 			added, err := lab.AddPolicy(cmd.Context(), name, req, a.labOptions())
 			if err != nil {
 				return err
@@ -262,9 +272,15 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c, cerr := a.labController(name)
 			for _, p := range args[1:] {
-				if err := lab.DeletePolicy(cmd.Context(), name, p, a.labOptions()); err != nil {
-					return err
+				if cerr == nil {
+					err = c.DeletePolicy(cmd.Context(), p)
+				} else {
+					err = lab.DeletePolicy(cmd.Context(), name, p, a.labOptions())
+				}
+				if err != nil {
+					return fmt.Errorf("delete %s: %w", p, err)
 				}
 			}
 			return nil
@@ -279,6 +295,14 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if c, err := a.labController(name); err == nil {
+				vs, err := c.Policies(cmd.Context())
+				if err != nil {
+					return err
+				}
+				printPolicyViews(a, vs)
+				return nil
+			}
 			in, err := lab.Inspect(cmd.Context(), name, a.labOptions())
 			if err != nil {
 				return err
@@ -289,4 +313,25 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 	}
 	cmd.AddCommand(add, del, list)
 	return cmd
+}
+
+// addViaController turns `lab srv6 add` into controller policies: the via
+// routers become waypoints of a computed path.
+func (a *app) addViaController(cmd *cobra.Command, c *controller.Client, req lab.PolicyRequest) error {
+	ps := []controller.Policy{{Name: req.Name, From: req.From, To: req.To, Include: req.Via, Mode: string(req.Mode)}}
+	if req.Reverse {
+		rev := slices.Clone(req.Via)
+		slices.Reverse(rev)
+		ps = append(ps, controller.Policy{Name: req.Name + "-rev", From: req.To, To: req.From, Include: rev, Mode: string(req.Mode)})
+	}
+	var views []controller.PolicyView
+	for _, p := range ps {
+		v, err := c.AddPolicy(cmd.Context(), p, false)
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		views = append(views, v)
+	}
+	printPolicyViews(a, views)
+	return nil
 }

@@ -28,6 +28,12 @@ type Options struct {
 	Replace bool
 	// ConvergeTimeout bounds the wait for IS-IS to converge.
 	ConvergeTimeout time.Duration
+	// Agents starts `sr6 agent` in every router; Controller also starts
+	// `sr6 controller` for the lab (it needs the agents).
+	Agents, Controller bool
+	// Binary is the sr6 executable run for agents and the controller;
+	// "" is this process's own executable.
+	Binary string
 }
 
 func (o *Options) defaults() {
@@ -44,6 +50,12 @@ func (o *Options) defaults() {
 	}
 	if o.ConvergeTimeout <= 0 {
 		o.ConvergeTimeout = 90 * time.Second
+	}
+	if o.Binary == "" {
+		o.Binary, _ = os.Executable()
+	}
+	if o.Controller {
+		o.Agents = true
 	}
 }
 
@@ -109,6 +121,8 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 		return nil, fmt.Errorf("deploy %s: %w", nw.Name, err)
 	}
 	st.Phase = PhaseRunning
+	st.Agents = opts.Agents
+	st.Controller = d.controllerURL
 	if err := opts.Store.Save(st); err != nil {
 		return nil, err
 	}
@@ -139,9 +153,10 @@ func labNamespaces(lab string) []string {
 
 // deployer runs the steps of one deploy.
 type deployer struct {
-	nw   *topo.Network
-	opts Options
-	dir  string
+	nw            *topo.Network
+	opts          Options
+	dir           string
+	controllerURL string
 }
 
 func (d *deployer) run(ctx context.Context) error {
@@ -155,11 +170,18 @@ func (d *deployer) run(ctx context.Context) error {
 		{"routes and SIDs", d.installRoutes},
 		{"impairments", d.applyImpairments},
 	}
+	type step = struct {
+		name string
+		fn   func(context.Context) error
+	}
 	if d.nw.Routing == topo.RoutingISIS {
-		steps = append(steps, struct {
-			name string
-			fn   func(context.Context) error
-		}{"isis", d.startISIS})
+		steps = append(steps, step{"isis", d.startISIS})
+	}
+	if d.opts.Agents {
+		steps = append(steps, step{"agents", d.startAgents})
+	}
+	if d.opts.Controller {
+		steps = append(steps, step{"controller", d.startController})
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

@@ -48,10 +48,14 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 		fmt.Fprintf(opts.Progress, "lab %s does not exist: nothing to destroy\n", name)
 		return nil
 	}
-	killed, err := killProcesses(ctx, namespaces)
+	// The controller lives in the host namespace: end it first, so it does
+	// not watch its agents disappear.
+	killed := killPIDs(ctx, controllerPIDs(name, opts.Store.Dir))
+	pids, err := nsutil.PIDs(namespaces...)
 	if err != nil {
 		return fmt.Errorf("destroy %s: %w", name, err)
 	}
+	killed += killPIDs(ctx, pids)
 	var errs []error
 	for _, ns := range namespaces {
 		if err := nsutil.Delete(ns); err != nil {
@@ -69,16 +73,12 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	return nil
 }
 
-// killProcesses ends every process in the namespaces: SIGTERM, a grace
-// period, then SIGKILL. A namespace whose processes survived would keep its
-// interfaces alive after its name is gone.
-func killProcesses(ctx context.Context, namespaces []string) (int, error) {
-	pids, err := nsutil.PIDs(namespaces...)
-	if err != nil {
-		return 0, err
-	}
+// killPIDs ends processes: SIGTERM, a grace period, then SIGKILL. A
+// namespace whose processes survived would keep its interfaces alive after
+// its name is gone.
+func killPIDs(ctx context.Context, pids []int) int {
 	if len(pids) == 0 {
-		return 0, nil
+		return 0
 	}
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -92,13 +92,13 @@ func killProcesses(ctx context.Context, namespaces []string) (int, error) {
 			}
 		}
 		if len(alive) == 0 {
-			return len(pids), nil
+			return len(pids)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			for _, pid := range alive {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
-			return len(pids), nil
+			return len(pids)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -154,7 +153,7 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 				if err := addAddr(h, lo, netip.PrefixFrom(n.Loopback, 128)); err != nil {
 					return err
 				}
-				if err := createSIDDevice(h); err != nil {
+				if _, err := dataplane.EnsureSIDDevice(h); err != nil {
 					return err
 				}
 			}
@@ -203,35 +202,8 @@ func (d *deployer) installRoutes(ctx context.Context) error {
 	})
 }
 
-// SIDDevice is the interface a router's local SIDs hang off. It cannot be
-// the loopback: IPv6 turns routes through lo into reject routes, so SIDs on
-// lo drop every packet. Dummy and VRF devices are not available on every
-// kernel, so it is one end of a veth pair whose other end (SIDDevicePeer)
-// stays in the same namespace: both ends up, it never loses carrier.
-const (
-	SIDDevice     = "sr6"
-	SIDDevicePeer = "sr6-peer"
-)
-
-func createSIDDevice(h *netlink.Handle) error {
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: SIDDevice}, PeerName: SIDDevicePeer}
-	if err := h.LinkAdd(veth); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("SID device: %w", err)
-	}
-	for _, name := range []string{SIDDevice, SIDDevicePeer} {
-		link, err := h.LinkByName(name)
-		if err != nil {
-			return fmt.Errorf("SID device: %w", err)
-		}
-		if err := h.LinkSetUp(link); err != nil {
-			return fmt.Errorf("SID device %s up: %w", name, err)
-		}
-	}
-	return nil
-}
-
 func installSIDs(h *netlink.Handle, r *topo.Node) error {
-	dev, err := h.LinkByName(SIDDevice)
+	dev, err := h.LinkByName(dataplane.SIDDevice)
 	if err != nil {
 		return fmt.Errorf("SID device: %w", err)
 	}

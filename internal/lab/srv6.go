@@ -103,7 +103,7 @@ func planPolicy(nw *topo.Network, req PolicyRequest) (Policy, error) {
 	if len(via) > 0 {
 		first = via[0]
 	}
-	dev := SIDDevice
+	dev := dataplane.SIDDevice
 	if first != headend {
 		_, hops := underlay.ShortestPaths(nw, headend)
 		hop, ok := hops[first]

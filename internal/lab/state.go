@@ -32,6 +32,8 @@ type State struct {
 	Phase      string    `json:"phase"`
 	Namespaces []string  `json:"namespaces"`
 	Policies   []Policy  `json:"policies,omitempty"`
+	Agents     bool      `json:"agents,omitempty"`
+	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
 	Deployed   time.Time `json:"deployed"`
 }
 

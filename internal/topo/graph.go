@@ -35,12 +35,14 @@ type InterfaceJSON struct {
 	Peer  string        `json:"peer"`
 	Addr4 *netip.Prefix `json:"ipv4,omitempty"`
 	Addr6 *netip.Prefix `json:"ipv6,omitempty"`
+	Adj   *netip.Addr   `json:"adj_sid,omitempty"`
 }
 
 // LinkJSON is one link of NetworkJSON.
 type LinkJSON struct {
 	Endpoints [2]string     `json:"endpoints"`
 	Metric    int           `json:"metric"`
+	Latency   uint32        `json:"latency_us,omitempty"`
 	Loss      float64       `json:"loss_percent,omitempty"`
 	Rate      uint64        `json:"rate_bps,omitempty"`
 	Subnet4   *netip.Prefix `json:"subnet4,omitempty"`
@@ -65,6 +67,9 @@ func (nw *Network) JSON() NetworkJSON {
 			if i.Addr6.IsValid() {
 				ij.Addr6 = ptr(i.Addr6)
 			}
+			if i.AdjSID.IsValid() {
+				ij.Adj = ptr(i.AdjSID)
+			}
 			nj.Interfaces = append(nj.Interfaces, ij)
 		}
 		out.Nodes = append(out.Nodes, nj)
@@ -72,7 +77,7 @@ func (nw *Network) JSON() NetworkJSON {
 	for _, l := range nw.Links {
 		lj := LinkJSON{
 			Endpoints: [2]string{l.A.Node.Name + ":" + l.A.Name, l.B.Node.Name + ":" + l.B.Name},
-			Metric:    l.Metric, Loss: l.Loss, Rate: l.Rate, Subnet6: l.Subnet6,
+			Metric:    l.Metric, Latency: l.Latency, Loss: l.Loss, Rate: l.Rate, Subnet6: l.Subnet6,
 		}
 		if l.Subnet4.IsValid() {
 			lj.Subnet4 = ptr(l.Subnet4)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,7 +23,7 @@ var (
 	topKeys  = []string{"version", "name", "routing", "plan", "nodes", "links"}
 	planKeys = []string{"loopbacks", "locators", "locator_length", "links", "hosts4", "hosts6"}
 	nodeKeys = []string{"kind", "id", "loopback", "locator"}
-	linkKeys = []string{"endpoints", "metric", "loss", "rate", "subnet4", "subnet6"}
+	linkKeys = []string{"endpoints", "metric", "latency", "loss", "rate", "subnet4", "subnet6"}
 )
 
 // Load reads a topology file and returns its spec, or every problem found in
@@ -296,6 +297,14 @@ func (d *decoder) links(n *yaml.Node, s *Spec) {
 				d.endpoints(v, f, &ls)
 			case "metric":
 				d.integer(v, f, 1, 16777215, &ls.Metric)
+			case "latency":
+				if s, ok := d.scalar(v, f); ok {
+					if us, err := ParseLatency(s); err != nil {
+						d.add(posOf(v), f, "%v", err)
+					} else {
+						ls.Latency = Value[uint32]{V: us, Pos: posOf(v), Set: true}
+					}
+				}
 			case "loss":
 				if s, ok := d.scalar(v, f); ok {
 					if loss, err := ParseLoss(s); err != nil {
@@ -361,6 +370,17 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("interface name %s is reserved (lo and names starting with sr6 are sr6's own)", iface)
 	}
 	return Endpoint{Node: node, Iface: iface}, nil
+}
+
+// ParseLatency reads a link's TE latency metric, such as "2ms" or
+// "150us", into microseconds. It is a metric for path computation only:
+// the lab does not delay packets.
+func ParseLatency(s string) (uint32, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 || d > 10*time.Second {
+		return 0, fmt.Errorf("latency %q must be a duration from 0 to 10s, e.g. 2ms or 150us", s)
+	}
+	return uint32(d / time.Microsecond), nil
 }
 
 // ParseLoss reads a loss percentage such as "2%" or "0.25%". Two decimals

@@ -89,7 +89,7 @@ links:
   - endpoints: [r1:eth1, r2:eth1]
     delay: 5ms
 `,
-			want: []wantErr{{7, 5, "links[0].delay", "unknown key; allowed keys: endpoints, metric, loss, rate, subnet4, subnet6"}},
+			want: []wantErr{{7, 5, "links[0].delay", "unknown key; allowed keys: endpoints, metric, latency, loss, rate, subnet4, subnet6"}},
 		},
 		{
 			name: "unknown plan key",
@@ -956,6 +956,38 @@ func TestFormatRate(t *testing.T) {
 		got, err := ParseRate(FormatRate(bps))
 		if err != nil || got != bps {
 			t.Errorf("ParseRate(FormatRate(%d)) = %d, %v", bps, got, err)
+		}
+	}
+}
+
+func TestParseLatency(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint32
+		err  bool
+	}{
+		{"2ms", 2000, false}, {"150us", 150, false}, {"0s", 0, false}, {"1.5ms", 1500, false},
+		{"10s", 10_000_000, false}, {"11s", 0, true}, {"-1ms", 0, true}, {"2", 0, true}, {"fast", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseLatency(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseLatency(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestAdjacencySIDs(t *testing.T) {
+	nw, err := LoadNetwork("../../examples/triangle.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := nw.Node("r1")
+	// r1's interfaces in file order: eth0 (to h1), eth1 (to r2), eth3 (to r3).
+	want := map[string]string{"eth0": "invalid IP", "eth1": "fc00:0:1::e002", "eth3": "fc00:0:1::e003"}
+	for _, ifc := range r1.Interfaces {
+		if got := ifc.AdjSID.String(); got != want[ifc.Name] {
+			t.Errorf("r1 %s End.X SID = %s, want %s", ifc.Name, got, want[ifc.Name])
 		}
 	}
 }

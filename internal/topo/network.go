@@ -50,6 +50,9 @@ const (
 	FuncEnd = 0x1
 	FuncDX4 = 0xd4
 	FuncDT6 = 0xd6
+	// FuncAdjBase + n is the End.X SID of a router's n-th interface (file
+	// order, from 1).
+	FuncAdjBase = 0xe000
 )
 
 // Interface is one end of a link, on one node.
@@ -60,6 +63,10 @@ type Interface struct {
 	Peer  *Interface
 	Addr4 netip.Prefix // host links only: address with the subnet length
 	Addr6 netip.Prefix
+	// AdjSID is the End.X SID of a router's interface to another router:
+	// it forwards out of this interface to the peer, whatever the routing
+	// table says.
+	AdjSID netip.Addr
 }
 
 // Link connects two interfaces.
@@ -67,6 +74,7 @@ type Link struct {
 	Index   int // position in the file's links list
 	A, B    *Interface
 	Metric  int
+	Latency uint32  // TE latency metric, microseconds (not emulated)
 	Loss    float64 // percent
 	Rate    uint64  // bit/s, 0 = unlimited
 	Subnet4 netip.Prefix

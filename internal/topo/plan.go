@@ -61,6 +61,7 @@ func Plan(s *Spec) (*Network, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
+	planAdjacencySIDs(nw)
 	if poolsOK {
 		checkOverlaps(c, nodeAllocations(s, nw))
 	}
@@ -147,6 +148,16 @@ func planRouters(c *errs, s *Spec, nw *Network) {
 // "locator::function" form Linux SRv6 labs conventionally use.
 func sidAddr(loc netip.Prefix, f uint64) netip.Addr { return hostAddr(loc, f).Addr() }
 
+func planAdjacencySIDs(nw *Network) {
+	for _, n := range nw.Routers() {
+		for i, ifc := range n.Interfaces {
+			if ifc.Peer.Node.IsRouter() {
+				ifc.AdjSID = sidAddr(n.Locator, FuncAdjBase+uint64(i)+1)
+			}
+		}
+	}
+}
+
 // subnetAllocator hands out successive subnets of a pool, skipping those that
 // overlap prefixes the file sets explicitly.
 type subnetAllocator struct {
@@ -211,7 +222,7 @@ func planLinks(c *errs, s *Spec, nw *Network) {
 	for i, ls := range s.Links {
 		field := fmt.Sprintf("links[%d]", i)
 		a, b := nw.byName[ls.Endpoints[0].V.Node], nw.byName[ls.Endpoints[1].V.Node]
-		l := &Link{Index: i, Metric: DefaultMetric, Loss: ls.Loss.V, Rate: ls.Rate.V}
+		l := &Link{Index: i, Metric: DefaultMetric, Latency: ls.Latency.V, Loss: ls.Loss.V, Rate: ls.Rate.V}
 		if ls.Metric.Set {
 			l.Metric = ls.Metric.V
 		}

@@ -59,6 +59,7 @@ type LinkSpec struct {
 	Pos       Pos
 	Endpoints []Value[Endpoint]
 	Metric    Value[int]
+	Latency   Value[uint32]  // microseconds, TE metric
 	Loss      Value[float64] // percent, 0..100
 	Rate      Value[uint64]  // bit/s
 	Subnet4   Value[netip.Prefix]

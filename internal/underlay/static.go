@@ -20,6 +20,13 @@ type Route struct {
 // and the interface of src the path leaves by. Ties are broken by the file
 // order of links, so the result is deterministic.
 func ShortestPaths(nw *topo.Network, src *topo.Node) (dist map[*topo.Node]int, firstHop map[*topo.Node]*topo.Interface) {
+	return ShortestPathsUp(nw, src, allUp)
+}
+
+func allUp(*topo.Link) bool { return true }
+
+// ShortestPathsUp is ShortestPaths over the links for which up is true.
+func ShortestPathsUp(nw *topo.Network, src *topo.Node, up func(*topo.Link) bool) (dist map[*topo.Node]int, firstHop map[*topo.Node]*topo.Interface) {
 	dist = map[*topo.Node]int{src: 0}
 	firstHop = map[*topo.Node]*topo.Interface{}
 	pq := &queue{{node: src}}
@@ -33,7 +40,7 @@ func ShortestPaths(nw *topo.Network, src *topo.Node) (dist map[*topo.Node]int, f
 		done[it.node] = true
 		for _, ifc := range it.node.Interfaces {
 			peer := ifc.Peer.Node
-			if !peer.IsRouter() || done[peer] {
+			if !peer.IsRouter() || done[peer] || !up(ifc.Link) {
 				continue
 			}
 			d := it.dist + ifc.Link.Metric
@@ -111,11 +118,15 @@ func destinations(nw *topo.Network) (map[netip.Prefix][]*topo.Node, []netip.Pref
 // prefix it is not attached to, through the first hop of the shortest path
 // to the nearest router that owns the prefix. Routers unreachable from one
 // another get no route (the lab reports the graph as split).
-func Static(nw *topo.Network) map[string][]Route {
+func Static(nw *topo.Network) map[string][]Route { return StaticUp(nw, allUp) }
+
+// StaticUp is Static over the links for which up is true: the underlay
+// the controller recomputes when links fail.
+func StaticUp(nw *topo.Network, up func(*topo.Link) bool) map[string][]Route {
 	owners, order := destinations(nw)
 	out := map[string][]Route{}
 	for _, r := range nw.Routers() {
-		dist, first := ShortestPaths(nw, r)
+		dist, first := ShortestPathsUp(nw, r, up)
 		var routes []Route
 		for _, p := range order {
 			var best *topo.Node

@@ -1,0 +1,508 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/pathcomp"
+	"github.com/sr6net/sr6/internal/store"
+	"github.com/sr6net/sr6/internal/topo"
+	"github.com/sr6net/sr6/internal/underlay"
+)
+
+// policyPrefix is where policies live in the store, one key each.
+const policyPrefix = "policies/"
+
+// Pusher delivers a node's desired state to its agent. The controller
+// calls it from one goroutine per node at most; Agents implements it.
+type Pusher interface {
+	Push(ctx context.Context, node string, st *agentv1.DesiredState) error
+}
+
+// Controller computes and pushes the network's SRv6 state.
+type Controller struct {
+	nw    *topo.Network
+	store store.Store
+	push  Pusher
+	log   *slog.Logger
+
+	// graph mapping: routers and router-router links only.
+	routerID map[*topo.Node]pathcomp.NodeID
+	linkID   map[*topo.Link]pathcomp.LinkID
+	links    []*topo.Link // by LinkID
+	routers  []*topo.Node // by NodeID
+	base     *pathcomp.Graph
+
+	mu         sync.Mutex
+	down       map[*topo.Link]bool // links reported down by agents
+	policies   map[string]Policy
+	status     map[string]Status
+	paths      map[string][]pathcomp.LinkID
+	desired    map[string]*agentv1.DesiredState
+	generation uint64
+	changed    chan struct{} // wakes the pusher
+}
+
+// New builds a controller for nw with desired state in st, delivering
+// through push.
+func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Controller, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Controller{nw: nw, store: st, push: push, log: log,
+		routerID: map[*topo.Node]pathcomp.NodeID{}, linkID: map[*topo.Link]pathcomp.LinkID{},
+		down: map[*topo.Link]bool{}, policies: map[string]Policy{}, status: map[string]Status{},
+		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*agentv1.DesiredState{},
+		changed: make(chan struct{}, 1)}
+	var nodes []pathcomp.Node
+	for _, r := range nw.Routers() {
+		c.routerID[r] = pathcomp.NodeID(len(c.routers))
+		c.routers = append(c.routers, r)
+		nodes = append(nodes, pathcomp.Node{Name: r.Name})
+	}
+	var links []pathcomp.Link
+	for _, l := range nw.Links {
+		if l.IsHostLink() {
+			continue
+		}
+		c.linkID[l] = pathcomp.LinkID(len(c.links))
+		c.links = append(c.links, l)
+		links = append(links, pathcomp.Link{Name: l.String(), A: c.routerID[l.A.Node], B: c.routerID[l.B.Node],
+			IGP: uint32(l.Metric), Latency: l.Latency, Up: true})
+	}
+	g, err := pathcomp.NewGraph(nodes, links)
+	if err != nil {
+		return nil, fmt.Errorf("controller graph: %w", err)
+	}
+	c.base = g
+	return c, nil
+}
+
+// Load reads the policies from the store and computes everything.
+func (c *Controller) Load(ctx context.Context) error {
+	kvs, err := c.store.List(ctx, policyPrefix)
+	if err != nil {
+		return fmt.Errorf("load policies: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.policies = map[string]Policy{}
+	for _, kv := range kvs {
+		var p Policy
+		if err := json.Unmarshal(kv.Value, &p); err != nil {
+			c.log.Warn("skipping unreadable policy", "key", kv.Key, "err", err)
+			continue
+		}
+		c.policies[p.Name] = p
+	}
+	c.recomputeLocked()
+	return nil
+}
+
+// liveGraph is the base graph with the links agents reported down.
+func (c *Controller) liveGraphLocked() *pathcomp.Graph {
+	if len(c.down) == 0 {
+		return c.base
+	}
+	up := map[pathcomp.LinkID]bool{}
+	for l := range c.down {
+		if id, ok := c.linkID[l]; ok {
+			up[id] = false
+		}
+	}
+	return c.base.WithLinkState(up)
+}
+
+// recomputeLocked recomputes every policy and every node's desired state
+// and wakes the pusher. Policies are computed in name order, so a
+// disjoint_from reference to an earlier name sees its fresh path; a
+// reference to a later one sees the previous path (documented).
+func (c *Controller) recomputeLocked() {
+	g := c.liveGraphLocked()
+	names := make([]string, 0, len(c.policies))
+	for n := range c.policies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	steering := map[string][]*agentv1.SteeringRoute{}
+	owner := map[string]string{} // "node prefix" -> policy
+	now := time.Now().UTC()
+	for _, name := range names {
+		p := c.policies[name]
+		st, routes, path := c.computeLocked(g, p)
+		if clash := claim(owner, name, routes); clash != "" {
+			st, routes, path = Status{State: "down", Reason: clash}, nil, nil
+		}
+		st.Updated = now
+		if old, ok := c.status[name]; ok && old.State == st.State && sameStrings(old.Segments, st.Segments) && old.Reason == st.Reason {
+			st.Updated = old.Updated
+		}
+		c.status[name] = st
+		c.paths[name] = path
+		for node, rs := range routes {
+			steering[node] = append(steering[node], rs...)
+		}
+	}
+	for name := range c.status {
+		if _, ok := c.policies[name]; !ok {
+			delete(c.status, name)
+			delete(c.paths, name)
+		}
+	}
+	c.generation++
+	var static map[string][]underlay.Route
+	if c.nw.Routing == topo.RoutingStatic {
+		static = underlay.StaticUp(c.nw, func(l *topo.Link) bool { return !c.down[l] })
+	}
+	for _, r := range c.routers {
+		c.desired[r.Name] = c.nodeStateLocked(r, steering[r.Name], static[r.Name])
+	}
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// nodeStateLocked is router r's whole desired state.
+func (c *Controller) nodeStateLocked(r *topo.Node, steering []*agentv1.SteeringRoute, static []underlay.Route) *agentv1.DesiredState {
+	st := &agentv1.DesiredState{Steering: steering, Generation: c.generation}
+	st.Sids = append(st.Sids,
+		&agentv1.LocalSID{Sid: r.SIDs.End.String(), Action: string(dataplane.End)},
+		&agentv1.LocalSID{Sid: r.SIDs.DX4.String(), Action: string(dataplane.EndDX4), Nh4: "0.0.0.0"},
+		&agentv1.LocalSID{Sid: r.SIDs.DT6.String(), Action: string(dataplane.EndDT6), Table: 254})
+	for _, ifc := range r.Interfaces {
+		if ifc.AdjSID.IsValid() {
+			st.Sids = append(st.Sids, &agentv1.LocalSID{Sid: ifc.AdjSID.String(), Action: string(dataplane.EndX),
+				Nh6: ifc.Peer.Addr6.Addr().String()})
+		}
+	}
+	st.Underlay = append(st.Underlay, &agentv1.UnderlayRoute{Prefix: r.Locator.String(), Unreachable: true})
+	steered := map[string]bool{}
+	for _, s := range steering {
+		steered[s.Prefix] = true
+	}
+	for _, u := range static {
+		// A steered prefix leaves this node through its policy, not the
+		// underlay (one kernel route per prefix).
+		if !steered[u.Dst.String()] {
+			st.Underlay = append(st.Underlay, &agentv1.UnderlayRoute{Prefix: u.Dst.String(), Via: u.Via.String(), Dev: u.Dev})
+		}
+	}
+	return st
+}
+
+// computeLocked computes policy p on g: its status, its steering routes
+// by node, and the links of its path.
+func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[string][]*agentv1.SteeringRoute, []pathcomp.LinkID) {
+	down := func(format string, args ...any) (Status, map[string][]*agentv1.SteeringRoute, []pathcomp.LinkID) {
+		return Status{State: "down", Reason: fmt.Sprintf(format, args...)}, nil, nil
+	}
+	r, err := c.resolve(p)
+	if err != nil {
+		return down("invalid: %v", err)
+	}
+	src, dst := c.routerID[r.headend], c.routerID[r.endpoint]
+	var path pathcomp.Path
+	var segs []pathcomp.Segment
+	if len(r.explicit) > 0 {
+		for _, n := range r.explicit {
+			segs = append(segs, pathcomp.Segment{Node: c.routerID[n], Adj: -1})
+		}
+		if segs[len(segs)-1].Node != dst {
+			segs = append(segs, pathcomp.Segment{Node: dst, Adj: -1})
+		}
+		if path, err = g.Expand(src, segs); err != nil {
+			return down("explicit segments: %v", err)
+		}
+	} else {
+		cons := pathcomp.Constraints{Metric: r.metric}
+		for _, n := range r.include {
+			cons.Include = append(cons.Include, c.routerID[n])
+		}
+		for _, n := range r.exclNode {
+			cons.ExcludeNodes = append(cons.ExcludeNodes, c.routerID[n])
+		}
+		for _, l := range r.exclLink {
+			if id, ok := c.linkID[l]; ok {
+				cons.ExcludeLinks = append(cons.ExcludeLinks, id)
+			}
+		}
+		if p.DisjointFrom != "" {
+			other, ok := c.paths[p.DisjointFrom]
+			if _, exists := c.policies[p.DisjointFrom]; !exists {
+				return down("disjoint_from: no policy %q", p.DisjointFrom)
+			}
+			if ok {
+				cons.DisjointLinks = other
+			}
+		}
+		if path, err = g.Compute(src, dst, cons); err != nil {
+			return down("%v", err)
+		}
+		if segs, err = g.Segments(path, p.PerHop); err != nil {
+			return down("segments: %v", err)
+		}
+	}
+	sids := c.sidsOf(segs)
+	// The last segment reaches the endpoint; its SID is replaced by the
+	// endpoint's service SID (or its End for H.Insert, where the packet's
+	// own destination follows).
+	if n := len(segs); n > 0 && segs[n-1].Adj < 0 && segs[n-1].Node == dst {
+		sids = sids[:n-1]
+	}
+	st := Status{State: "up", Cost: path.Cost}
+	for _, id := range path.Nodes {
+		st.Path = append(st.Path, c.routers[id].Name)
+	}
+	v6 := append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.DT6)
+	mode := agentv1.Mode_MODE_ENCAP
+	if r.mode == "inline" {
+		v6 = append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.End)
+		mode = agentv1.Mode_MODE_INLINE
+	}
+	v4 := append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.DX4)
+	for _, a := range v6 {
+		st.Segments = append(st.Segments, a.String())
+	}
+	var routes []*agentv1.SteeringRoute
+	for _, pf := range r.prefixes {
+		if pf.Addr().Is4() {
+			routes = append(routes, &agentv1.SteeringRoute{Prefix: pf.String(), Mode: agentv1.Mode_MODE_ENCAP, Segments: addrStrings(v4), Policy: p.Name})
+		} else {
+			routes = append(routes, &agentv1.SteeringRoute{Prefix: pf.String(), Mode: mode, Segments: addrStrings(v6), Policy: p.Name})
+		}
+	}
+	return st, map[string][]*agentv1.SteeringRoute{r.headend.Name: routes}, path.Links
+}
+
+// claim records the prefixes a policy steers at each node, unless another
+// policy already steers one of them there: the kernel has one route per
+// prefix, so the second policy is refused (reported down) instead.
+func claim(owner map[string]string, name string, routes map[string][]*agentv1.SteeringRoute) string {
+	for node, rs := range routes {
+		for _, r := range rs {
+			if other, ok := owner[node+" "+r.Prefix]; ok {
+				return fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)
+			}
+		}
+	}
+	for node, rs := range routes {
+		for _, r := range rs {
+			owner[node+" "+r.Prefix] = name
+		}
+	}
+	return ""
+}
+
+// conflictLocked tells which existing policy already steers one of p's
+// prefixes at p's headend.
+func (c *Controller) conflictLocked(r *resolved) error {
+	for name, other := range c.policies {
+		if name == r.p.Name {
+			continue
+		}
+		o, err := c.resolve(other)
+		if err != nil || o.headend != r.headend {
+			continue
+		}
+		for _, a := range o.prefixes {
+			for _, b := range r.prefixes {
+				if a == b {
+					return bad("to", nil, "%s is already steered at %s by policy %s", b, r.headend.Name, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func addrStrings(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// sidsOf maps path segments to SIDs: node segments to End, adjacency
+// segments to the End.X of the node's interface on that link.
+func (c *Controller) sidsOf(segs []pathcomp.Segment) []netip.Addr {
+	out := make([]netip.Addr, 0, len(segs))
+	for _, s := range segs {
+		n := c.routers[s.Node]
+		if s.Adj < 0 {
+			out = append(out, n.SIDs.End)
+			continue
+		}
+		l := c.links[s.Adj]
+		ifc := l.A
+		if l.B.Node == n {
+			ifc = l.B
+		}
+		out = append(out, ifc.AdjSID)
+	}
+	return out
+}
+
+// errNotFound is returned for a policy that does not exist.
+var errNotFound = errors.New("not found")
+
+// AddPolicy validates p, stores it and recomputes. A policy with the same
+// name is an error unless replace is set.
+func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (PolicyView, error) {
+	r, err := c.resolve(p)
+	if err != nil {
+		return PolicyView{}, err
+	}
+	c.mu.Lock()
+	_, disjointOK := c.policies[p.DisjointFrom]
+	err = c.conflictLocked(r)
+	c.mu.Unlock()
+	if p.DisjointFrom != "" && !disjointOK {
+		return PolicyView{}, bad("disjoint_from", nil, "no policy %q", p.DisjointFrom)
+	}
+	if err != nil {
+		return PolicyView{}, err
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return PolicyView{}, err
+	}
+	if replace {
+		_, err = c.store.Put(ctx, policyPrefix+p.Name, data)
+	} else if _, err = c.store.Create(ctx, policyPrefix+p.Name, data); errors.Is(err, store.ErrExists) {
+		return PolicyView{}, &InputError{Field: "name", Reason: fmt.Sprintf("policy %q already exists", p.Name)}
+	}
+	if err != nil {
+		return PolicyView{}, fmt.Errorf("store policy %s: %w", p.Name, err)
+	}
+	c.mu.Lock()
+	c.policies[p.Name] = p
+	c.recomputeLocked()
+	v := PolicyView{Policy: p, Status: c.status[p.Name]}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// DeletePolicy removes policy name.
+func (c *Controller) DeletePolicy(ctx context.Context, name string) error {
+	if err := c.store.Delete(ctx, policyPrefix+name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound
+		}
+		return fmt.Errorf("delete policy %s: %w", name, err)
+	}
+	c.mu.Lock()
+	delete(c.policies, name)
+	c.recomputeLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// Policies lists the policies with their status, by name.
+func (c *Controller) Policies() []PolicyView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]PolicyView, 0, len(c.policies))
+	for name, p := range c.policies {
+		out = append(out, PolicyView{Policy: p, Status: c.status[name]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// PolicyByName returns one policy with its status.
+func (c *Controller) PolicyByName(name string) (PolicyView, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.policies[name]
+	if !ok {
+		return PolicyView{}, errNotFound
+	}
+	return PolicyView{Policy: p, Status: c.status[name]}, nil
+}
+
+// LinkEvent records that node's interface went up or down and recomputes
+// when that changes a link's state.
+func (c *Controller) LinkEvent(node, iface string, up bool) {
+	n := c.nw.Node(node)
+	if n == nil {
+		return
+	}
+	ifc := n.Iface(iface)
+	if ifc == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down[ifc.Link] == !up {
+		return
+	}
+	if up {
+		delete(c.down, ifc.Link)
+	} else {
+		c.down[ifc.Link] = true
+	}
+	c.log.Info("link state", "link", ifc.Link.String(), "up", up, "reported_by", node)
+	c.recomputeLocked()
+}
+
+// Desired returns a node's current desired state (nil for unknown nodes).
+func (c *Controller) Desired(node string) *agentv1.DesiredState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.desired[node]
+}
+
+// Changed is signalled whenever desired state changes.
+func (c *Controller) Changed() <-chan struct{} { return c.changed }
+
+// TopologyView is the live topology as the API shows it.
+type TopologyView struct {
+	Name    string          `json:"name"`
+	Routing string          `json:"routing"`
+	Nodes   []topo.NodeJSON `json:"nodes"`
+	Links   []LinkView      `json:"links"`
+}
+
+// LinkView is a link with its live state.
+type LinkView struct {
+	topo.LinkJSON
+	Up bool `json:"up"`
+}
+
+// Topology returns the planned network with live link states.
+func (c *Controller) Topology() TopologyView {
+	j := c.nw.JSON()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := TopologyView{Name: j.Name, Routing: j.Routing, Nodes: j.Nodes}
+	for i, l := range c.nw.Links {
+		v.Links = append(v.Links, LinkView{LinkJSON: j.Links[i], Up: !c.down[l]})
+	}
+	return v
+}
+
+// Follow reloads the policies whenever the store changes under them, so
+// that controllers sharing a store (etcd) converge on the same policies.
+func (c *Controller) Follow(ctx context.Context) error {
+	events, err := c.store.Watch(ctx, policyPrefix)
+	if err != nil {
+		return fmt.Errorf("watch store: %w", err)
+	}
+	for range events {
+		if err := c.Load(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("reload policies", "err", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/store"
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+type nopPusher struct{}
+
+func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) error { return nil }
+
+func newTestController(t *testing.T, example string) *Controller {
+	t.Helper()
+	nw, err := topo.LoadNetwork(filepath.Join("..", "..", "examples", example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c, err := New(nw, st, nopPusher{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func steeringOf(c *Controller, node string) map[string]string {
+	out := map[string]string{}
+	for _, s := range c.Desired(node).Steering {
+		out[s.Prefix] = s.Mode.String() + " " + strings.Join(s.Segments, ",")
+	}
+	return out
+}
+
+func TestPolicyPaths(t *testing.T) {
+	tests := []struct {
+		name     string
+		p        Policy
+		path     string
+		segments string
+		r1       map[string]string
+	}{
+		{"shortest path needs only the service SID", Policy{Name: "a", From: "h1", To: "h2"}, "r1>r3", "fc00:0:3::d6",
+			map[string]string{"10.0.2.0/24": "MODE_ENCAP fc00:0:3::d4", "fd00:0:2:2::/64": "MODE_ENCAP fc00:0:3::d6"}},
+		{"waypoint r2", Policy{Name: "b", From: "h1", To: "h2", Include: []string{"r2"}}, "r1>r2>r3", "fc00:0:2::1,fc00:0:3::d6",
+			map[string]string{"10.0.2.0/24": "MODE_ENCAP fc00:0:2::1,fc00:0:3::d4", "fd00:0:2:2::/64": "MODE_ENCAP fc00:0:2::1,fc00:0:3::d6"}},
+		{"excluded link", Policy{Name: "c", From: "h1", To: "h2", ExcludeLinks: []string{"r3:eth3"}}, "r1>r2>r3", "fc00:0:2::1,fc00:0:3::d6", nil},
+		{"excluded node leaves the direct path", Policy{Name: "d", From: "h1", To: "h2", ExcludeNodes: []string{"r2"}}, "r1>r3", "fc00:0:3::d6", nil},
+		{"inline keeps the endpoint's End", Policy{Name: "e", From: "h1", To: "h2", Include: []string{"r2"}, Mode: "inline"}, "r1>r2>r3",
+			"fc00:0:2::1,fc00:0:3::1", map[string]string{"fd00:0:2:2::/64": "MODE_INLINE fc00:0:2::1,fc00:0:3::1"}},
+		{"explicit segments", Policy{Name: "f", From: "h1", To: "h2", Segments: []string{"r2"}}, "r1>r2>r3", "fc00:0:2::1,fc00:0:3::d6", nil},
+		{"router form", Policy{Name: "g", Headend: "r1", Endpoint: "r2", Prefixes: []string{"fd00:99::1/64"}}, "r1>r2", "fc00:0:2::d6",
+			map[string]string{"fd00:99::/64": "MODE_ENCAP fc00:0:2::d6"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestController(t, "triangle.yaml")
+			v, err := c.AddPolicy(context.Background(), tt.p, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Status.State != "up" {
+				t.Fatalf("state %s: %s", v.Status.State, v.Status.Reason)
+			}
+			if got := strings.Join(v.Status.Path, ">"); got != tt.path {
+				t.Errorf("path %s, want %s", got, tt.path)
+			}
+			if got := strings.Join(v.Status.Segments, ","); got != tt.segments {
+				t.Errorf("segments %s, want %s", got, tt.segments)
+			}
+			got := steeringOf(c, "r1")
+			for prefix, want := range tt.r1 {
+				if got[prefix] != want {
+					t.Errorf("r1 steers %s as %q, want %q", prefix, got[prefix], want)
+				}
+			}
+		})
+	}
+}
+
+func TestRerouteOnLinkFailure(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	ctx := context.Background()
+	if _, err := c.AddPolicy(ctx, Policy{Name: "p", From: "h1", To: "h2"}, false); err != nil {
+		t.Fatal(err)
+	}
+	underlayVia := func(node, prefix string) string {
+		for _, u := range c.Desired(node).Underlay {
+			if u.Prefix == prefix {
+				return u.Dev
+			}
+		}
+		return ""
+	}
+	if got := underlayVia("r1", "fd00:0:ff::3/128"); got != "eth3" {
+		t.Fatalf("before: r1 reaches r3 via %q, want eth3", got)
+	}
+	c.LinkEvent("r1", "eth3", false)
+	v, _ := c.PolicyByName("p")
+	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" || v.Status.State != "up" {
+		t.Errorf("after failure: %s %s", v.Status.State, got)
+	}
+	if got := underlayVia("r1", "fd00:0:ff::3/128"); got != "eth1" {
+		t.Errorf("after failure: r1 reaches r3 via %q, want eth1 (the static underlay is recomputed)", got)
+	}
+	// With r2 excluded there is no way left.
+	if _, err := c.AddPolicy(ctx, Policy{Name: "p", From: "h1", To: "h2", ExcludeNodes: []string{"r2"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	v, _ = c.PolicyByName("p")
+	if v.Status.State != "down" || !strings.Contains(v.Status.Reason, "no path") {
+		t.Errorf("excluded r2 with r1-r3 down: %s %q, want down / no path", v.Status.State, v.Status.Reason)
+	}
+	if len(steeringOf(c, "r1")) != 0 {
+		t.Errorf("a down policy still steers at r1: %v", steeringOf(c, "r1"))
+	}
+	c.LinkEvent("r3", "eth3", true)
+	v, _ = c.PolicyByName("p")
+	if v.Status.State != "up" {
+		t.Errorf("after repair: %s %s", v.Status.State, v.Status.Reason)
+	}
+}
+
+func TestDisjointPolicies(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	ctx := context.Background()
+	if _, err := c.AddPolicy(ctx, Policy{Name: "a", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:a::/64"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.AddPolicy(ctx, Policy{Name: "b", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:b::/64"}, DisjointFrom: "a"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" {
+		t.Errorf("disjoint path %s, want r1>r2>r3", got)
+	}
+}
+
+func TestBadPolicies(t *testing.T) {
+	tests := []struct {
+		p       Policy
+		field   string
+		reason  string
+		allowed bool
+	}{
+		{Policy{Name: "bad name!", From: "h1", To: "h2"}, "name", "1 to 64", false},
+		{Policy{Name: "x", From: "h1", To: "h2", Mode: "sideways"}, "mode", `unknown mode "sideways"`, true},
+		{Policy{Name: "x", From: "h1", To: "h2", Metric: "cost"}, "metric", `unknown metric "cost"`, true},
+		{Policy{Name: "x", From: "r1", To: "h2"}, "from", `"r1" is not a host`, true},
+		{Policy{Name: "x", From: "h1", To: "h1"}, "to", "also the source", false},
+		{Policy{Name: "x"}, "from", "missing", false},
+		{Policy{Name: "x", From: "h1", To: "h2", Headend: "r1"}, "from", "not both", false},
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r9", Prefixes: []string{"fd00::/64"}}, "endpoint", `"r9" is not a router`, true},
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r3"}, "prefixes", "missing", false},
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r3", Prefixes: []string{"nope"}}, "prefixes[0]", "not a prefix", false},
+		{Policy{Name: "x", From: "h1", To: "h2", Include: []string{"h2"}}, "include[0]", "not a router", true},
+		{Policy{Name: "x", From: "h1", To: "h2", ExcludeNodes: []string{"r1"}}, "exclude_nodes[0]", "headend or endpoint", false},
+		{Policy{Name: "x", From: "h1", To: "h2", ExcludeLinks: []string{"r1:eth9"}}, "exclude_links[0]", "no interface", false},
+		{Policy{Name: "x", From: "h1", To: "h2", Segments: []string{"r2"}, Include: []string{"r2"}}, "segments", "no constraints", false},
+		{Policy{Name: "x", From: "h1", To: "h2", DisjointFrom: "ghost"}, "disjoint_from", `no policy "ghost"`, false},
+	}
+	for _, tt := range tests {
+		c := newTestController(t, "triangle.yaml")
+		_, err := c.AddPolicy(context.Background(), tt.p, false)
+		var in *InputError
+		if !errors.As(err, &in) {
+			t.Errorf("%+v: err = %v, want an InputError", tt.p, err)
+			continue
+		}
+		if in.Field != tt.field || !strings.Contains(in.Reason, tt.reason) || (len(in.Allowed) > 0) != tt.allowed {
+			t.Errorf("%+v: got field %q reason %q allowed %v; want field %q reason ~%q allowed %v",
+				tt.p, in.Field, in.Reason, in.Allowed, tt.field, tt.reason, tt.allowed)
+		}
+	}
+}
+
+func TestConflictingPolicies(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	ctx := context.Background()
+	if _, err := c.AddPolicy(ctx, Policy{Name: "a", From: "h1", To: "h2"}, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.AddPolicy(ctx, Policy{Name: "b", From: "h1", To: "h2", Include: []string{"r2"}}, false)
+	var in *InputError
+	if !errors.As(err, &in) || !strings.Contains(in.Reason, "already steered at r1 by policy a") {
+		t.Fatalf("second policy for the same prefixes: %v", err)
+	}
+	if _, err := c.AddPolicy(ctx, Policy{Name: "a", From: "h1", To: "h2"}, false); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate name: %v", err)
+	}
+}
+
+func TestPoliciesSurviveRestart(t *testing.T) {
+	nw, _ := topo.LoadNetwork("../../examples/triangle.yaml")
+	path := filepath.Join(t.TempDir(), "c.db")
+	st, err := store.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := New(nw, st, nopPusher{}, nil)
+	if _, err := c.AddPolicy(context.Background(), Policy{Name: "keep", From: "h1", To: "h2", Include: []string{"r2"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = store.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c2, _ := New(nw, st, nopPusher{}, nil)
+	if err := c2.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := steeringOf(c2, "r1")["10.0.2.0/24"]; got != "MODE_ENCAP fc00:0:2::1,fc00:0:3::d4" {
+		t.Errorf("after restart r1 steers 10.0.2.0/24 as %q", got)
+	}
+}
+
+func TestRESTAPI(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	post := func(body string) (*http.Response, map[string]any) {
+		resp, err := http.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	tests := []struct {
+		body   string
+		code   int
+		field  string
+		reason string
+	}{
+		{`{"name":"ok","from":"h1","to":"h2","include":["r2"]}`, 201, "", ""},
+		{`{"name":"x","from":"h1","to":"h2","colour":"red"}`, 400, "colour", "unknown field"},
+		{`{"name":"x","from":"h1","to":"h2","per_hop":"yes"}`, 400, "per_hop", "must be a bool"},
+		{`{"name":"x","from":"h1","to":"h2","mode":"warp"}`, 400, "mode", "unknown mode"},
+		{`{"name":"x",`, 400, "body", "JSON"},
+		{``, 400, "body", "empty"},
+		{`{"name":"x","from":"h1","to":"h2"} {}`, 400, "body", "more data"},
+	}
+	for _, tt := range tests {
+		resp, out := post(tt.body)
+		if resp.StatusCode != tt.code {
+			t.Errorf("%s: status %d, want %d (%v)", tt.body, resp.StatusCode, tt.code, out)
+			continue
+		}
+		if tt.code != 400 {
+			continue
+		}
+		e, _ := out["error"].(map[string]any)
+		if e["field"] != tt.field || !strings.Contains(e["reason"].(string), tt.reason) {
+			t.Errorf("%s: error %v, want field %q reason ~%q", tt.body, e, tt.field, tt.reason)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc["openapi"] == nil {
+		t.Errorf("openapi.json: %v", err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/v1/policies/ghost", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("DELETE missing policy: %d, want 404", resp.StatusCode)
+	}
+	client := NewClient(srv.URL)
+	vs, err := client.Policies(context.Background())
+	if err != nil || len(vs) != 1 || vs[0].Name != "ok" {
+		t.Errorf("client list: %v %v", vs, err)
+	}
+	_, err = client.AddPolicy(context.Background(), Policy{Name: "y", From: "h1", To: "nobody"}, false)
+	if err == nil || !strings.Contains(err.Error(), `to: "nobody" is not a host (allowed: [h1 h2])`) {
+		t.Errorf("client error text: %v", err)
+	}
+}
+
+func FuzzDecodePolicy(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"ok","from":"h1","to":"h2","include":["r2"]}`,
+		`{"name":"g","headend":"r1","endpoint":"r3","prefixes":["fd00::/64"],"exclude_links":["r1:eth3"],"metric":"hops"}`,
+		`{"name":"x","segments":["r2"],"per_hop":true,"mode":"inline"}`,
+		`{"name":1}`, `[]`, `{`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	nw, err := topo.LoadNetwork("../../examples/triangle.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := New(nw, nil, nopPusher{}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := DecodePolicy(bytes.NewReader(data))
+		if err != nil {
+			var in *InputError
+			if !errors.As(err, &in) || in.Field == "" || in.Reason == "" {
+				t.Fatalf("decode error without field and reason: %v", err)
+			}
+			return
+		}
+		if _, err := c.resolve(p); err != nil {
+			var in *InputError
+			if !errors.As(err, &in) || in.Field == "" {
+				t.Fatalf("resolve error without field: %v", err)
+			}
+			return
+		}
+		g := c.liveGraphLocked()
+		st, _, _ := c.computeLocked(g, p)
+		if st.State != "up" && st.State != "down" {
+			t.Fatalf("state %q", st.State)
+		}
+	})
+}

@@ -1,0 +1,7 @@
+// Package controller owns the sr6 SDN controller: SRv6 policies (desired
+// state in a store), path computation on the live topology (the planned
+// network plus link states reported by agents), the per-node intents
+// (steering routes, SIDs, and the underlay of static-routing networks)
+// pushed to agents over gRPC, re-routing on link failures, and the REST API
+// with its OpenAPI document.
+package controller

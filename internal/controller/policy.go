@@ -1,0 +1,227 @@
+package controller
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/sr6net/sr6/internal/pathcomp"
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+// Policy is an SRv6 policy as the API takes it. Traffic to Prefixes is
+// steered at Headend into a segment list that ends at Endpoint, where it
+// is decapsulated. From/To name hosts instead: their routers become
+// headend and endpoint, To's subnets the prefixes.
+type Policy struct {
+	Name         string   `json:"name"`
+	From         string   `json:"from,omitempty"`
+	To           string   `json:"to,omitempty"`
+	Headend      string   `json:"headend,omitempty"`
+	Endpoint     string   `json:"endpoint,omitempty"`
+	Prefixes     []string `json:"prefixes,omitempty"`
+	Mode         string   `json:"mode,omitempty"`   // encap (default) | inline
+	Metric       string   `json:"metric,omitempty"` // igp (default) | hops | latency
+	Include      []string `json:"include,omitempty"`
+	ExcludeNodes []string `json:"exclude_nodes,omitempty"`
+	ExcludeLinks []string `json:"exclude_links,omitempty"` // "node:interface", either end
+	DisjointFrom string   `json:"disjoint_from,omitempty"`
+	Segments     []string `json:"segments,omitempty"` // explicit path: routers to visit, in order
+	PerHop       bool     `json:"per_hop,omitempty"`  // one SID per hop instead of the fewest
+}
+
+// Status is what the controller made of a policy.
+type Status struct {
+	State    string    `json:"state"` // up | down
+	Reason   string    `json:"reason,omitempty"`
+	Path     []string  `json:"path,omitempty"`
+	Segments []string  `json:"segments,omitempty"` // SIDs in path order, as installed for IPv6
+	Cost     uint64    `json:"cost,omitempty"`
+	Updated  time.Time `json:"updated"`
+}
+
+// PolicyView is a policy with its status.
+type PolicyView struct {
+	Policy
+	Status Status `json:"status"`
+}
+
+// InputError is a bad request: the field at fault, why, and the allowed
+// values when there is a fixed set.
+type InputError struct {
+	Field   string   `json:"field"`
+	Reason  string   `json:"reason"`
+	Allowed []string `json:"allowed,omitempty"`
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
+
+func bad(field string, allowed []string, format string, args ...any) *InputError {
+	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...), Allowed: allowed}
+}
+
+var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// resolved is a validated policy bound to the network.
+type resolved struct {
+	p        Policy
+	headend  *topo.Node
+	endpoint *topo.Node
+	prefixes []netip.Prefix
+	mode     string
+	metric   pathcomp.Metric
+	include  []*topo.Node
+	exclNode []*topo.Node
+	exclLink []*topo.Link
+	explicit []*topo.Node
+}
+
+func routerNames(nw *topo.Network) []string {
+	var out []string
+	for _, r := range nw.Routers() {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func (c *Controller) router(field, name string) (*topo.Node, error) {
+	n := c.nw.Node(name)
+	if n == nil || !n.IsRouter() {
+		return nil, bad(field, routerNames(c.nw), "%q is not a router", name)
+	}
+	return n, nil
+}
+
+// resolve validates p against the network. Every error is an *InputError.
+func (c *Controller) resolve(p Policy) (*resolved, error) {
+	r := &resolved{p: p, mode: p.Mode, metric: pathcomp.Metric(p.Metric)}
+	if !policyNameRE.MatchString(p.Name) {
+		return nil, bad("name", nil, "%q: 1 to 64 of A-Z a-z 0-9 _ . -", p.Name)
+	}
+	switch r.mode {
+	case "":
+		r.mode = "encap"
+	case "encap", "inline":
+	default:
+		return nil, bad("mode", []string{"encap", "inline"}, "unknown mode %q", p.Mode)
+	}
+	switch r.metric {
+	case "":
+		r.metric = pathcomp.MetricIGP
+	case pathcomp.MetricIGP, pathcomp.MetricHops, pathcomp.MetricLatency:
+	default:
+		return nil, bad("metric", []string{"igp", "hops", "latency"}, "unknown metric %q", p.Metric)
+	}
+	hostForm := p.From != "" || p.To != ""
+	routerForm := p.Headend != "" || p.Endpoint != "" || len(p.Prefixes) > 0
+	switch {
+	case hostForm && routerForm:
+		return nil, bad("from", nil, "give either from/to (hosts) or headend/endpoint/prefixes (routers), not both")
+	case hostForm:
+		from, to := c.nw.Node(p.From), c.nw.Node(p.To)
+		if from == nil || from.IsRouter() {
+			return nil, bad("from", hostNames(c.nw), "%q is not a host", p.From)
+		}
+		if to == nil || to.IsRouter() {
+			return nil, bad("to", hostNames(c.nw), "%q is not a host", p.To)
+		}
+		if from == to {
+			return nil, bad("to", nil, "%q is also the source", p.To)
+		}
+		r.headend, r.endpoint = from.AttachedRouter(), to.AttachedRouter()
+		for _, ifc := range to.Interfaces {
+			r.prefixes = append(r.prefixes, ifc.Link.Subnet4, ifc.Link.Subnet6)
+		}
+	case routerForm:
+		var err error
+		if r.headend, err = c.router("headend", p.Headend); err != nil {
+			return nil, err
+		}
+		if r.endpoint, err = c.router("endpoint", p.Endpoint); err != nil {
+			return nil, err
+		}
+		if len(p.Prefixes) == 0 {
+			return nil, bad("prefixes", nil, "missing: the destinations to steer")
+		}
+		for i, s := range p.Prefixes {
+			pf, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("prefixes[%d]", i), nil, "%q is not a prefix", s)
+			}
+			r.prefixes = append(r.prefixes, pf.Masked())
+		}
+	default:
+		return nil, bad("from", nil, "missing: give from/to (hosts) or headend/endpoint/prefixes (routers)")
+	}
+	if r.mode == "inline" && len(p.Include) == 0 && len(p.Segments) == 0 && r.headend == r.endpoint {
+		return nil, bad("mode", nil, "inline mode needs a waypoint")
+	}
+	for i, name := range p.Include {
+		n, err := c.router(fmt.Sprintf("include[%d]", i), name)
+		if err != nil {
+			return nil, err
+		}
+		r.include = append(r.include, n)
+	}
+	for i, name := range p.ExcludeNodes {
+		n, err := c.router(fmt.Sprintf("exclude_nodes[%d]", i), name)
+		if err != nil {
+			return nil, err
+		}
+		if n == r.headend || n == r.endpoint {
+			return nil, bad(fmt.Sprintf("exclude_nodes[%d]", i), nil, "%s is the policy's headend or endpoint", name)
+		}
+		r.exclNode = append(r.exclNode, n)
+	}
+	for i, name := range p.ExcludeLinks {
+		l, err := c.linkByEndpoint(name)
+		if err != nil {
+			return nil, bad(fmt.Sprintf("exclude_links[%d]", i), nil, "%v", err)
+		}
+		r.exclLink = append(r.exclLink, l)
+	}
+	if p.DisjointFrom == p.Name && p.Name != "" {
+		return nil, bad("disjoint_from", nil, "a policy cannot be disjoint from itself")
+	}
+	for i, name := range p.Segments {
+		n, err := c.router(fmt.Sprintf("segments[%d]", i), name)
+		if err != nil {
+			return nil, err
+		}
+		r.explicit = append(r.explicit, n)
+	}
+	if len(p.Segments) > 0 && (len(p.Include) > 0 || len(p.ExcludeNodes) > 0 || len(p.ExcludeLinks) > 0 || p.DisjointFrom != "") {
+		return nil, bad("segments", nil, "an explicit segment list takes no constraints")
+	}
+	return r, nil
+}
+
+func hostNames(nw *topo.Network) []string {
+	var out []string
+	for _, n := range nw.Nodes {
+		if !n.IsRouter() {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+func (c *Controller) linkByEndpoint(ep string) (*topo.Link, error) {
+	e, err := topo.ParseEndpoint(ep)
+	if err != nil {
+		return nil, err
+	}
+	n := c.nw.Node(e.Node)
+	if n == nil {
+		return nil, fmt.Errorf("no node %q", e.Node)
+	}
+	ifc := n.Iface(e.Iface)
+	if ifc == nil {
+		return nil, fmt.Errorf("node %s has no interface %q", e.Node, e.Iface)
+	}
+	return ifc.Link, nil
+}
+
+func sameStrings(a, b []string) bool { return slices.Equal(a, b) }
