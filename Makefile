@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/sr6net/sr6/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test unit lint fuzz demo bench bench-lab proto clean
+.PHONY: all build test unit lint fuzz demo bench bench-lab bench-controller proto clean
 
 all: build
 
@@ -30,7 +30,7 @@ lint:
 	$(GO) tool staticcheck $(PKGS)
 
 ## fuzz: run each fuzz target for FUZZTIME (new finds go to its testdata/fuzz corpus)
-FUZZ_TARGETS := ./internal/topo:FuzzParse
+FUZZ_TARGETS := ./internal/topo:FuzzParse ./internal/controller:FuzzDecodePolicy ./internal/agent:FuzzFromProto
 fuzz:
 	@for pt in $(FUZZ_TARGETS); do \
 		pkg=$${pt%%:*}; target=$${pt##*:}; \
@@ -42,7 +42,7 @@ fuzz:
 demo: build
 	./scripts/demo.sh
 
-bench: bench-lab
+bench: bench-lab bench-controller
 
 ## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
 bench-lab: build
@@ -55,6 +55,12 @@ proto:
 		--go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
 		api/agent/v1/agent.proto
+
+## bench-controller: CSPF at 1k/10k nodes, 1,000 policies into a 20-router lab, reroute time (with goals)
+bench-controller: build
+	./$(BIN) bench controller
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./internal/pathcomp/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/controller/
 
 clean:
 	rm -rf bin

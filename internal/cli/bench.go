@@ -38,6 +38,39 @@ func (a *app) benchCmd() *cobra.Command {
 	labCmd.Flags().IntVar(&o.Repeat, "repeat", 3, "runs per size and tool (median reported)")
 	labCmd.Flags().StringVar(&o.Python, "python", "/usr/bin/python3", "Python with the mininet module (Debian's)")
 	labCmd.Flags().StringVar(&o.Script, "mininet-script", "bench/mininet_ref.py", "the Mininet reference script")
-	cmd.AddCommand(labCmd)
+	var paths, policies int
+	ctrlCmd := &cobra.Command{
+		Use:   "controller",
+		Short: "CSPF at 1k/10k nodes, 1,000 policies into a 20-router lab, reroute time, beside their goals",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := os.MkdirTemp("", "sr6-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if err := os.Chmod(dir, 0o755); err != nil {
+				return err
+			}
+			rs, err := bench.CSPF(paths)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.errOut, "provisioning policies...")
+			p, err := bench.Provision(cmd.Context(), policies, dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.errOut, "measuring reroute...")
+			r, err := bench.Reroute(cmd.Context(), dir)
+			if err != nil {
+				return err
+			}
+			return bench.PrintController(a.out, append(rs, p, r))
+		},
+	}
+	ctrlCmd.Flags().IntVar(&paths, "paths", 500, "paths per CSPF measurement")
+	ctrlCmd.Flags().IntVar(&policies, "policies", 1000, "policies to provision")
+	cmd.AddCommand(labCmd, ctrlCmd)
 	return cmd
 }

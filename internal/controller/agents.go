@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 )
@@ -78,24 +77,16 @@ func (a *Agents) Push(ctx context.Context, node string, st *agentv1.DesiredState
 	return nil
 }
 
-// sameState compares two desired states, ignoring the generation (which
-// moves with every recomputation, relevant to a node or not).
-func sameState(a, b *agentv1.DesiredState) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	x, y := proto.Clone(a).(*agentv1.DesiredState), proto.Clone(b).(*agentv1.DesiredState)
-	x.Generation, y.Generation = 0, 0
-	return proto.Equal(x, y)
-}
-
 // Run connects the controller to the agents until ctx ends: it watches
 // every agent's links (feeding LinkEvent) and pushes each node's desired
 // state whenever it changes, when the agent (re)connects, and again after
 // failures.
 func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 	var mu sync.Mutex
-	applied := map[string]*agentv1.DesiredState{}
+	// applied[node] is the version of the desired state the agent acked:
+	// a rebuild that did not change the state still moves the version,
+	// and pushing the same state again is harmless (Apply is idempotent).
+	applied := map[string]uint64{}
 	forget := func(node string) {
 		mu.Lock()
 		delete(applied, node)
@@ -112,15 +103,17 @@ func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 		case <-ctx.Done():
 			return nil
 		case <-c.changed:
+			settle(ctx, c.changed)
 		case <-retry.C:
 		}
 		g, gctx := errgroup.WithContext(ctx)
 		for _, r := range c.routers {
 			node := r.Name
-			want := c.Desired(node)
+			want, version := c.desiredVersion(node)
 			mu.Lock()
-			done := sameState(applied[node], want)
+			acked, ok := applied[node]
 			mu.Unlock()
+			done := ok && acked == version
 			if done {
 				continue
 			}
@@ -130,12 +123,39 @@ func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 					return nil
 				}
 				mu.Lock()
-				applied[node] = want
+				applied[node] = version
 				mu.Unlock()
 				return nil
 			})
 		}
 		_ = g.Wait()
+	}
+}
+
+// Pushes wait until changes pause for settleQuiet (at most settleMax): a
+// burst of API calls then costs the agents a few reconciles rather than
+// one per call, while a lone change (a link failure) waits only
+// settleQuiet.
+const (
+	settleQuiet = 5 * time.Millisecond
+	settleMax   = 100 * time.Millisecond
+)
+
+func settle(ctx context.Context, changed <-chan struct{}) {
+	deadline := time.After(settleMax)
+	quiet := time.NewTimer(settleQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			return
+		case <-quiet.C:
+			return
+		case <-changed:
+			quiet.Reset(settleQuiet)
+		}
 	}
 }
 

@@ -19,7 +19,11 @@ type Client struct {
 
 // NewClient returns a client for the controller at baseURL.
 func NewClient(baseURL string) *Client {
-	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	// Keep enough idle connections for concurrent callers: the default two
+	// per host makes bulk provisioning open a TCP connection per call.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 }
 
 // APIError is an error answer of the controller.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +50,11 @@ type Controller struct {
 	status     map[string]Status
 	paths      map[string][]pathcomp.LinkID
 	desired    map[string]*agentv1.DesiredState
+	routes     map[string]map[string][]*agentv1.SteeringRoute // policy -> node -> steering
+	static     map[string][]underlay.Route                    // static underlay on the live graph
+	claims     map[string]string                              // "headend prefix" -> policy
+	byNode     map[string]map[string][]*agentv1.SteeringRoute // node -> policy -> steering
+	versions   map[string]uint64                              // node -> times its desired state was rebuilt
 	generation uint64
 	changed    chan struct{} // wakes the pusher
 }
@@ -62,6 +69,8 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		routerID: map[*topo.Node]pathcomp.NodeID{}, linkID: map[*topo.Link]pathcomp.LinkID{},
 		down: map[*topo.Link]bool{}, policies: map[string]Policy{}, status: map[string]Status{},
 		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*agentv1.DesiredState{},
+		routes: map[string]map[string][]*agentv1.SteeringRoute{}, claims: map[string]string{},
+		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{},
 		changed: make(chan struct{}, 1)}
 	var nodes []pathcomp.Node
 	for _, r := range nw.Routers() {
@@ -133,23 +142,19 @@ func (c *Controller) recomputeLocked() {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	steering := map[string][]*agentv1.SteeringRoute{}
 	owner := map[string]string{} // "node prefix" -> policy
-	now := time.Now().UTC()
+	c.routes = map[string]map[string][]*agentv1.SteeringRoute{}
+	c.byNode = map[string]map[string][]*agentv1.SteeringRoute{}
+	c.claims = map[string]string{}
 	for _, name := range names {
-		p := c.policies[name]
-		st, routes, path := c.computeLocked(g, p)
-		if clash := claim(owner, name, routes); clash != "" {
-			st, routes, path = Status{State: "down", Reason: clash}, nil, nil
-		}
-		st.Updated = now
-		if old, ok := c.status[name]; ok && old.State == st.State && sameStrings(old.Segments, st.Segments) && old.Reason == st.Reason {
-			st.Updated = old.Updated
-		}
-		c.status[name] = st
-		c.paths[name] = path
-		for node, rs := range routes {
-			steering[node] = append(steering[node], rs...)
+		c.claimLocked(name, false)
+	}
+	for _, name := range names {
+		c.setLocked(name, g, func(key string) (string, bool) { o, ok := owner[key]; return o, ok })
+		for node, rs := range c.routes[name] {
+			for _, r := range rs {
+				owner[node+" "+r.Prefix] = name
+			}
 		}
 	}
 	for name := range c.status {
@@ -158,18 +163,97 @@ func (c *Controller) recomputeLocked() {
 			delete(c.paths, name)
 		}
 	}
-	c.generation++
-	var static map[string][]underlay.Route
+	c.static = nil
 	if c.nw.Routing == topo.RoutingStatic {
-		static = underlay.StaticUp(c.nw, func(l *topo.Link) bool { return !c.down[l] })
+		c.static = underlay.StaticUp(c.nw, func(l *topo.Link) bool { return !c.down[l] })
 	}
+	c.rebuildLocked(c.routers)
+}
+
+// setLocked computes policy name on g and records its status, path and
+// steering routes, unless owner names another policy already steering one
+// of its prefixes at the same node: the kernel has one route per prefix,
+// so the second policy is reported down instead.
+func (c *Controller) setLocked(name string, g *pathcomp.Graph, owner func(key string) (string, bool)) {
+	st, routes, path := c.computeLocked(g, c.policies[name])
+	for node, rs := range routes {
+		for _, r := range rs {
+			if other, ok := owner(node + " " + r.Prefix); ok && other != name {
+				st, routes, path = Status{State: "down", Reason: fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)}, nil, nil
+			}
+		}
+	}
+	for node := range c.routes[name] {
+		delete(c.byNode[node], name)
+	}
+	for node, rs := range routes {
+		if c.byNode[node] == nil {
+			c.byNode[node] = map[string][]*agentv1.SteeringRoute{}
+		}
+		c.byNode[node][name] = rs
+	}
+	st.Updated = time.Now().UTC()
+	if old, ok := c.status[name]; ok && old.State == st.State && sameStrings(old.Segments, st.Segments) && old.Reason == st.Reason {
+		st.Updated = old.Updated
+	}
+	c.status[name], c.paths[name], c.routes[name] = st, path, routes
+}
+
+// rebuildLocked rebuilds the desired state of nodes from the policies'
+// steering routes and wakes the pusher.
+func (c *Controller) rebuildLocked(nodes []*topo.Node) {
+	c.generation++
+	for _, r := range nodes {
+		names := make([]string, 0, len(c.byNode[r.Name]))
+		for n := range c.byNode[r.Name] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var steering []*agentv1.SteeringRoute
+		for _, n := range names {
+			steering = append(steering, c.byNode[r.Name][n]...)
+		}
+		c.desired[r.Name] = c.nodeStateLocked(r, steering, c.static[r.Name])
+		c.versions[r.Name]++
+	}
+	c.kick()
+}
+
+// updateLocked brings one added, replaced or deleted policy into effect.
+// Only the nodes whose steering it changes are rebuilt, which keeps bulk
+// provisioning linear; a policy others are disjoint from changes their
+// paths too, so that case recomputes everything.
+func (c *Controller) updateLocked(name string) {
+	for _, p := range c.policies {
+		if p.DisjointFrom == name {
+			c.recomputeLocked()
+			return
+		}
+	}
+	affected := map[string]bool{}
+	for node := range c.routes[name] {
+		affected[node] = true
+	}
+	if _, ok := c.policies[name]; ok {
+		c.setLocked(name, c.liveGraphLocked(), c.installedOwner)
+		for node := range c.routes[name] {
+			affected[node] = true
+		}
+	} else {
+		for node := range c.routes[name] {
+			delete(c.byNode[node], name)
+		}
+		delete(c.status, name)
+		delete(c.paths, name)
+		delete(c.routes, name)
+	}
+	var nodes []*topo.Node
 	for _, r := range c.routers {
-		c.desired[r.Name] = c.nodeStateLocked(r, steering[r.Name], static[r.Name])
+		if affected[r.Name] {
+			nodes = append(nodes, r)
+		}
 	}
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
+	c.rebuildLocked(nodes)
 }
 
 // nodeStateLocked is router r's whole desired state.
@@ -284,45 +368,55 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 	return st, map[string][]*agentv1.SteeringRoute{r.headend.Name: routes}, path.Links
 }
 
-// claim records the prefixes a policy steers at each node, unless another
-// policy already steers one of them there: the kernel has one route per
-// prefix, so the second policy is refused (reported down) instead.
-func claim(owner map[string]string, name string, routes map[string][]*agentv1.SteeringRoute) string {
-	for node, rs := range routes {
+// installedOwner names the policy whose steering route for key ("node
+// prefix") is in the desired state.
+func (c *Controller) installedOwner(key string) (string, bool) {
+	node, prefix, _ := strings.Cut(key, " ")
+	for name, rs := range c.byNode[node] {
 		for _, r := range rs {
-			if other, ok := owner[node+" "+r.Prefix]; ok {
-				return fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)
+			if r.Prefix == prefix {
+				return name, true
 			}
 		}
 	}
-	for node, rs := range routes {
-		for _, r := range rs {
-			owner[node+" "+r.Prefix] = name
-		}
-	}
-	return ""
+	return "", false
 }
 
-// conflictLocked tells which existing policy already steers one of p's
-// prefixes at p's headend.
+// conflictLocked tells which other policy already steers one of r's
+// prefixes at r's headend.
 func (c *Controller) conflictLocked(r *resolved) error {
-	for name, other := range c.policies {
-		if name == r.p.Name {
-			continue
-		}
-		o, err := c.resolve(other)
-		if err != nil || o.headend != r.headend {
-			continue
-		}
-		for _, a := range o.prefixes {
-			for _, b := range r.prefixes {
-				if a == b {
-					return bad("to", nil, "%s is already steered at %s by policy %s", b, r.headend.Name, name)
-				}
-			}
+	for _, pf := range r.prefixes {
+		if other, ok := c.claims[claimKey(r.headend.Name, pf)]; ok && other != r.p.Name {
+			return bad("to", nil, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)
 		}
 	}
 	return nil
+}
+
+func claimKey(node string, p netip.Prefix) string { return node + " " + p.String() }
+
+// claimLocked records (or with drop, forgets) the prefixes policy name
+// steers at its headend, for conflictLocked.
+func (c *Controller) claimLocked(name string, drop bool) {
+	p, ok := c.policies[name]
+	if !ok {
+		return
+	}
+	r, err := c.resolve(p)
+	if err != nil {
+		return
+	}
+	for _, pf := range r.prefixes {
+		k := claimKey(r.headend.Name, pf)
+		switch {
+		case drop && c.claims[k] == name:
+			delete(c.claims, k)
+		case !drop:
+			if _, taken := c.claims[k]; !taken {
+				c.claims[k] = name
+			}
+		}
+	}
 }
 
 func addrStrings(as []netip.Addr) []string {
@@ -386,8 +480,7 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 		return PolicyView{}, fmt.Errorf("store policy %s: %w", p.Name, err)
 	}
 	c.mu.Lock()
-	c.policies[p.Name] = p
-	c.recomputeLocked()
+	c.setPolicyLocked(p)
 	v := PolicyView{Policy: p, Status: c.status[p.Name]}
 	c.mu.Unlock()
 	return v, nil
@@ -402,8 +495,7 @@ func (c *Controller) DeletePolicy(ctx context.Context, name string) error {
 		return fmt.Errorf("delete policy %s: %w", name, err)
 	}
 	c.mu.Lock()
-	delete(c.policies, name)
-	c.recomputeLocked()
+	c.deletePolicyLocked(name)
 	c.mu.Unlock()
 	return nil
 }
@@ -458,9 +550,16 @@ func (c *Controller) LinkEvent(node, iface string, up bool) {
 
 // Desired returns a node's current desired state (nil for unknown nodes).
 func (c *Controller) Desired(node string) *agentv1.DesiredState {
+	st, _ := c.desiredVersion(node)
+	return st
+}
+
+// desiredVersion returns a node's desired state and how many times it was
+// rebuilt: the pusher compares versions instead of whole states.
+func (c *Controller) desiredVersion(node string) (*agentv1.DesiredState, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.desired[node]
+	return c.desired[node], c.versions[node]
 }
 
 // Changed is signalled whenever desired state changes.
@@ -492,17 +591,56 @@ func (c *Controller) Topology() TopologyView {
 	return v
 }
 
-// Follow reloads the policies whenever the store changes under them, so
-// that controllers sharing a store (etcd) converge on the same policies.
+// Follow applies the store's changes to the policies, so that
+// controllers sharing a store (etcd) converge on the same policies. Its own
+// writes come back too and change nothing. If the watch ends early (a
+// slow watcher, a lost connection) it reloads everything and watches again.
 func (c *Controller) Follow(ctx context.Context) error {
-	events, err := c.store.Watch(ctx, policyPrefix)
-	if err != nil {
-		return fmt.Errorf("watch store: %w", err)
-	}
-	for range events {
-		if err := c.Load(ctx); err != nil && ctx.Err() == nil {
+	for ctx.Err() == nil {
+		events, err := c.store.Watch(ctx, policyPrefix)
+		if err != nil {
+			return fmt.Errorf("watch store: %w", err)
+		}
+		if err := c.Load(ctx); err != nil {
 			c.log.Warn("reload policies", "err", err)
+		}
+		for ev := range events {
+			c.applyEvent(ev)
 		}
 	}
 	return nil
+}
+
+func (c *Controller) applyEvent(ev store.Event) {
+	name := strings.TrimPrefix(ev.KV.Key, policyPrefix)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev.Type == store.Delete {
+		if _, ok := c.policies[name]; ok {
+			c.deletePolicyLocked(name)
+		}
+		return
+	}
+	var p Policy
+	if err := json.Unmarshal(ev.KV.Value, &p); err != nil || p.Name != name {
+		c.log.Warn("skipping unreadable policy", "key", ev.KV.Key, "err", err)
+		return
+	}
+	if old, ok := c.policies[name]; ok && reflect.DeepEqual(old, p) {
+		return
+	}
+	c.setPolicyLocked(p)
+}
+
+func (c *Controller) setPolicyLocked(p Policy) {
+	c.claimLocked(p.Name, true)
+	c.policies[p.Name] = p
+	c.claimLocked(p.Name, false)
+	c.updateLocked(p.Name)
+}
+
+func (c *Controller) deletePolicyLocked(name string) {
+	c.claimLocked(name, true)
+	delete(c.policies, name)
+	c.updateLocked(name)
 }

@@ -48,13 +48,18 @@ type Bolt struct {
 	db   *bbolt.DB
 	path string
 
-	// mu serialises each write with the fan-out of its event, so watchers
-	// get changes in commit order and a Watch starts between two writes,
-	// never inside one. bbolt runs one write transaction at a time anyway,
-	// so writers lose no concurrency; reads do not take mu.
-	mu     sync.Mutex
-	subs   map[*subscriber]struct{}
-	closed bool
+	// Writes go through bbolt's Batch, which commits concurrent writers in
+	// one transaction (one fsync) instead of one each: that is what lets a
+	// controller take a burst of API calls. Commits may then finish out of
+	// order, so events wait in pending until every lower revision has been
+	// published: watchers still get changes in revision order. Revisions
+	// are the bucket's sequence, which only committed writes consume, so
+	// they have no gaps. mu guards subs, closed, next and pending.
+	mu      sync.Mutex
+	subs    map[*subscriber]struct{}
+	closed  bool
+	next    uint64 // revision of the next event to publish
+	pending map[uint64]Event
 }
 
 var _ Store = (*Bolt)(nil)
@@ -77,15 +82,22 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
+	var seq uint64
 	err = db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists([]byte(bucketName))
+		bk, err := tx.CreateBucketIfNotExists([]byte(bucketName))
+		if err == nil {
+			seq = bk.Sequence()
+		}
 		return err
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open bolt store %s: create bucket: %w", path, err)
 	}
-	return &Bolt{db: db, path: path, subs: map[*subscriber]struct{}{}}, nil
+	// Concurrent writers are grouped for at most 2 ms: long enough to share
+	// one fsync under load, short enough not to slow a lone writer much.
+	db.MaxBatchDelay = 2 * time.Millisecond
+	return &Bolt{db: db, path: path, subs: map[*subscriber]struct{}{}, next: seq + 1, pending: map[uint64]Event{}}, nil
 }
 
 // Path is the database file.
@@ -251,20 +263,34 @@ func (b *Bolt) write(ctx context.Context, key string, fn func(*bbolt.Bucket) (Ev
 		return 0, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
 		return 0, ErrClosed
 	}
 	var ev Event
-	err := b.db.Update(func(tx *bbolt.Tx) error {
+	// Batch may run fn more than once (when another write of the batch
+	// fails); the last run is the one committed.
+	err := b.db.Batch(func(tx *bbolt.Tx) error {
 		var err error
 		ev, err = fn(tx.Bucket([]byte(bucketName)))
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, b.wrapClosed(err)
 	}
-	b.publish(ev)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending[uint64(ev.KV.Revision)] = ev
+	for {
+		e, ok := b.pending[b.next]
+		if !ok {
+			break
+		}
+		delete(b.pending, b.next)
+		b.next++
+		b.publish(e)
+	}
 	return ev.KV.Revision, nil
 }
 

@@ -1,0 +1,93 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sr6net/sr6/internal/gen"
+	"github.com/sr6net/sr6/internal/store"
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+// BenchmarkAddPolicies adds 1,000 policies to a 20-router grid (store on
+// disk, no agents): the controller's share of bulk provisioning.
+func BenchmarkAddPolicies(b *testing.B) {
+	data, err := gen.YAML(gen.Options{Shape: "grid", Rows: 4, Cols: 5, Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nw, err := topo.ParseNetwork("bench.yaml", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	routers := nw.Routers()
+	for b.Loop() {
+		b.StopTimer()
+		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := New(nw, st, nopPusher{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		g := errgroup.Group{}
+		g.SetLimit(8) // as many clients as the bench command uses
+		for i := 0; i < 1000; i++ {
+			p := Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[i%20].Name, Endpoint: routers[(i+7)%20].Name,
+				Prefixes: []string{fmt.Sprintf("fd00:b:%x::/64", i)}}
+			g.Go(func() error {
+				_, err := c.AddPolicy(context.Background(), p, false)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkAddPoliciesREST is BenchmarkAddPolicies through the REST API
+// and the client, 8 callers at a time.
+func BenchmarkAddPoliciesREST(b *testing.B) {
+	data, _ := gen.YAML(gen.Options{Shape: "grid", Rows: 4, Cols: 5, Name: "bench"})
+	nw, _ := topo.ParseNetwork("bench.yaml", data)
+	routers := nw.Routers()
+	for b.Loop() {
+		b.StopTimer()
+		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, _ := New(nw, st, nopPusher{}, nil)
+		srv := httptest.NewServer(c.Handler())
+		client := NewClient(srv.URL)
+		b.StartTimer()
+		g := errgroup.Group{}
+		g.SetLimit(8)
+		for i := 0; i < 1000; i++ {
+			p := Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[i%20].Name, Endpoint: routers[(i+7)%20].Name,
+				Prefixes: []string{fmt.Sprintf("fd00:b:%x::/64", i)}}
+			g.Go(func() error {
+				_, err := client.AddPolicy(context.Background(), p, false)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		srv.Close()
+		st.Close()
+		b.StartTimer()
+	}
+}
