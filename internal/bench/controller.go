@@ -282,4 +282,3 @@ func PrintController(w io.Writer, rs []ControllerResult) error {
 	}
 	return tw.Flush()
 }
-
