@@ -185,4 +185,3 @@ func expectEvent(t *testing.T, who string, ch <-chan Event, typ EventType, key, 
 		t.Errorf("%s: event %v %s=%q, want %v %s=%q", who, ev.Type, ev.KV.Key, ev.KV.Value, typ, key, value)
 	}
 }
-
