@@ -43,6 +43,7 @@ type Controller struct {
 	links    []*topo.Link // by LinkID
 	routers  []*topo.Node // by NodeID
 	base     *pathcomp.Graph
+	sids     map[netip.Addr]pathcomp.Segment // End and End.X SIDs, for explicit segment lists
 
 	mu         sync.Mutex
 	down       map[*topo.Link]bool // links reported down by agents
@@ -87,6 +88,15 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		c.links = append(c.links, l)
 		links = append(links, pathcomp.Link{Name: l.String(), A: c.routerID[l.A.Node], B: c.routerID[l.B.Node],
 			IGP: uint32(l.Metric), Latency: l.Latency, Up: true})
+	}
+	c.sids = map[netip.Addr]pathcomp.Segment{}
+	for _, r := range c.routers {
+		c.sids[r.SIDs.End] = pathcomp.Segment{Node: c.routerID[r], Adj: pathcomp.NoLink}
+		for _, ifc := range r.Interfaces {
+			if id, ok := c.linkID[ifc.Link]; ok && ifc.AdjSID.IsValid() {
+				c.sids[ifc.AdjSID] = pathcomp.Segment{Node: c.routerID[r], Adj: id}
+			}
+		}
 	}
 	g, err := pathcomp.NewGraph(nodes, links)
 	if err != nil {
@@ -298,10 +308,8 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 	var path pathcomp.Path
 	var segs []pathcomp.Segment
 	if len(r.explicit) > 0 {
-		for _, n := range r.explicit {
-			segs = append(segs, pathcomp.Segment{Node: c.routerID[n], Adj: -1})
-		}
-		if segs[len(segs)-1].Node != dst {
+		segs = append(segs, r.explicit...)
+		if last := segs[len(segs)-1]; last.Node != dst || last.Adj != pathcomp.NoLink {
 			segs = append(segs, pathcomp.Segment{Node: dst, Adj: -1})
 		}
 		if path, err = g.Expand(src, segs); err != nil {

@@ -66,6 +66,8 @@ func TestPolicyPaths(t *testing.T) {
 		{"inline keeps the endpoint's End", Policy{Name: "e", From: "h1", To: "h2", Include: []string{"r2"}, Mode: "inline"}, "r1>r2>r3",
 			"fc00:0:2::1,fc00:0:3::1", map[string]string{"fd00:0:2:2::/64": "MODE_INLINE fc00:0:2::1,fc00:0:3::1"}},
 		{"explicit segments", Policy{Name: "f", From: "h1", To: "h2", Segments: []string{"r2"}}, "r1>r2>r3", "fc00:0:2::1,fc00:0:3::d6", nil},
+		{"explicit End.X SID over the direct link, then r3", Policy{Name: "h", From: "h1", To: "h2", Segments: []string{"r2", "fc00:0:2::e002"}},
+			"r1>r2>r3", "fc00:0:2::1,fc00:0:2::e002,fc00:0:3::d6", nil},
 		{"router form", Policy{Name: "g", Headend: "r1", Endpoint: "r2", Prefixes: []string{"fd00:99::1/64"}}, "r1>r2", "fc00:0:2::d6",
 			map[string]string{"fd00:99::/64": "MODE_ENCAP fc00:0:2::d6"}},
 	}
@@ -175,6 +177,7 @@ func TestBadPolicies(t *testing.T) {
 		{Policy{Name: "x", From: "h1", To: "h2", ExcludeLinks: []string{"r1:eth9"}}, "exclude_links[0]", "no interface", false},
 		{Policy{Name: "x", From: "h1", To: "h2", Segments: []string{"r2"}, Include: []string{"r2"}}, "segments", "no constraints", false},
 		{Policy{Name: "x", From: "h1", To: "h2", DisjointFrom: "ghost"}, "disjoint_from", `no policy "ghost"`, false},
+		{Policy{Name: "x", From: "h1", To: "h2", Segments: []string{"fc00:0:9::1"}}, "segments[0]", "not an End or End.X SID", false},
 	}
 	for _, tt := range tests {
 		c := newTestController(t, "triangle.yaml")

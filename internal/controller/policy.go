@@ -28,7 +28,7 @@ type Policy struct {
 	ExcludeNodes []string `json:"exclude_nodes,omitempty"`
 	ExcludeLinks []string `json:"exclude_links,omitempty"` // "node:interface", either end
 	DisjointFrom string   `json:"disjoint_from,omitempty"`
-	Segments     []string `json:"segments,omitempty"` // explicit path: routers to visit, in order
+	Segments     []string `json:"segments,omitempty"` // explicit path: router names or SIDs (End, End.X) in order
 	PerHop       bool     `json:"per_hop,omitempty"`  // one SID per hop instead of the fewest
 }
 
@@ -75,7 +75,7 @@ type resolved struct {
 	include  []*topo.Node
 	exclNode []*topo.Node
 	exclLink []*topo.Link
-	explicit []*topo.Node
+	explicit []pathcomp.Segment
 }
 
 func routerNames(nw *topo.Network) []string {
@@ -186,11 +186,20 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		return nil, bad("disjoint_from", nil, "a policy cannot be disjoint from itself")
 	}
 	for i, name := range p.Segments {
-		n, err := c.router(fmt.Sprintf("segments[%d]", i), name)
+		field := fmt.Sprintf("segments[%d]", i)
+		if a, err := netip.ParseAddr(name); err == nil {
+			seg, ok := c.sids[a]
+			if !ok {
+				return nil, bad(field, nil, "%s is not an End or End.X SID of this network", a)
+			}
+			r.explicit = append(r.explicit, seg)
+			continue
+		}
+		n, err := c.router(field, name)
 		if err != nil {
 			return nil, err
 		}
-		r.explicit = append(r.explicit, n)
+		r.explicit = append(r.explicit, pathcomp.Segment{Node: c.routerID[n], Adj: pathcomp.NoLink})
 	}
 	if len(p.Segments) > 0 && (len(p.Include) > 0 || len(p.ExcludeNodes) > 0 || len(p.ExcludeLinks) > 0 || p.DisjointFrom != "") {
 		return nil, bad("segments", nil, "an explicit segment list takes no constraints")
