@@ -69,6 +69,11 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A call the controller gave up on while it waited must not undo a
+	// newer one.
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
 	d, err := s.reconcile(desired)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -180,7 +185,15 @@ func (s *Server) WatchLinks(_ *agentv1.WatchLinksRequest, stream grpc.ServerStre
 	ctx := stream.Context()
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
-	defer close(done)
+	defer func() {
+		close(done)
+		// netlink's subscription goroutine blocks sending to updates and
+		// only sees done between messages: drain until it closes updates.
+		go func() {
+			for range updates {
+			}
+		}()
+	}()
 	errc := make(chan error, 1)
 	opts := netlink.LinkSubscribeOptions{ListExisting: true, ErrorCallback: func(err error) {
 		select {
@@ -249,8 +262,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("agent: no TLS configuration (give certificates, or --insecure for a trusted test network)")
 	}
 	s := NewServer(cfg)
+	// A saved state that no longer applies must not keep the agent down:
+	// the controller will send a good one.
 	if err := s.Restore(); err != nil {
-		return fmt.Errorf("agent %s: restore: %w", cfg.Node, err)
+		s.cfg.Log.Error("restore saved desired state; serving anyway", "err", err)
 	}
 	lis, err := Listen(cfg.Listen)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
@@ -55,6 +56,11 @@ func (a *app) rootCmd() *cobra.Command {
 				level = slog.LevelDebug
 			}
 			a.log = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			// Labs remember their folder by absolute path: a relative
+			// --state-dir must name the same labs from any directory.
+			if abs, err := filepath.Abs(a.stateDir); err == nil {
+				a.stateDir = abs
+			}
 		},
 	}
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "/var/lib/sr6/labs", "directory holding one folder per deployed lab")

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -79,56 +79,84 @@ func (a *Agents) Push(ctx context.Context, node string, st *agentv1.DesiredState
 
 // Run connects the controller to the agents until ctx ends: it watches
 // every agent's links (feeding LinkEvent) and pushes each node's desired
-// state whenever it changes, when the agent (re)connects, and again after
-// failures.
+// state whenever it changes, when the agent (re)connects, and again every
+// second after a failure. Each node has its own pusher, so an agent that is
+// down or slow delays nobody else's updates.
 func (c *Controller) Run(ctx context.Context, agents *Agents) error {
-	var mu sync.Mutex
-	// applied[node] is the version of the desired state the agent acked:
-	// a rebuild that did not change the state still moves the version,
-	// and pushing the same state again is harmless (Apply is idempotent).
-	applied := map[string]uint64{}
-	forget := func(node string) {
-		mu.Lock()
-		delete(applied, node)
-		mu.Unlock()
-		c.kick()
+	type pusher struct {
+		signal chan struct{}
+		reset  atomic.Bool // the agent reconnected: push even if unchanged
+	}
+	pushers := map[string]*pusher{}
+	for _, r := range c.routers {
+		pushers[r.Name] = &pusher{signal: make(chan struct{}, 1)}
+	}
+	poke := func(p *pusher) {
+		select {
+		case p.signal <- struct{}{}:
+		default:
+		}
+	}
+	var wg sync.WaitGroup
+	for node, p := range pushers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.pushLoop(ctx, node, p.signal, &p.reset)
+		}()
 	}
 	for node := range agents.clients {
-		go c.watch(ctx, agents, node, forget)
+		go c.watch(ctx, agents, node, func(node string) {
+			if p, ok := pushers[node]; ok {
+				p.reset.Store(true)
+				poke(p)
+			}
+		})
 	}
+	for _, p := range pushers {
+		poke(p)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-c.changed:
+			settle(ctx, c.changed)
+			for _, p := range pushers {
+				poke(p)
+			}
+		}
+	}
+}
+
+// pushLoop keeps one node's agent at the node's desired state.
+func (c *Controller) pushLoop(ctx context.Context, node string, signal <-chan struct{}, reset *atomic.Bool) {
+	var acked uint64
+	have := false
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-c.changed:
-			settle(ctx, c.changed)
+			return
+		case <-signal:
 		case <-retry.C:
 		}
-		g, gctx := errgroup.WithContext(ctx)
-		for _, r := range c.routers {
-			node := r.Name
-			want, version := c.desiredVersion(node)
-			mu.Lock()
-			acked, ok := applied[node]
-			mu.Unlock()
-			done := ok && acked == version
-			if done {
-				continue
-			}
-			g.Go(func() error {
-				if err := c.push.Push(gctx, node, want); err != nil {
-					c.log.Warn("push failed; will retry", "node", node, "err", err)
-					return nil
-				}
-				mu.Lock()
-				applied[node] = version
-				mu.Unlock()
-				return nil
-			})
+		if reset.Swap(false) {
+			have = false
 		}
-		_ = g.Wait()
+		want, version := c.desiredVersion(node)
+		if want == nil || (have && acked == version) {
+			continue
+		}
+		if err := c.push.Push(ctx, node, want); err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("push failed; will retry", "node", node, "err", err)
+			}
+			continue
+		}
+		acked, have = version, true
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,17 +46,24 @@ type Controller struct {
 	base     *pathcomp.Graph
 	sids     map[netip.Addr]pathcomp.Segment // End and End.X SIDs, for explicit segment lists
 
-	mu         sync.Mutex
-	down       map[*topo.Link]bool // links reported down by agents
-	policies   map[string]Policy
-	status     map[string]Status
-	paths      map[string][]pathcomp.LinkID
-	desired    map[string]*agentv1.DesiredState
-	routes     map[string]map[string][]*agentv1.SteeringRoute // policy -> node -> steering
-	static     map[string][]underlay.Route                    // static underlay on the live graph
-	claims     map[string]string                              // "headend prefix" -> policy
-	byNode     map[string]map[string][]*agentv1.SteeringRoute // node -> policy -> steering
-	versions   map[string]uint64                              // node -> times its desired state was rebuilt
+	mu        sync.Mutex
+	down      map[*topo.Link]bool // links reported down by agents
+	policies  map[string]Policy
+	status    map[string]Status
+	paths     map[string][]pathcomp.LinkID
+	desired   map[string]*agentv1.DesiredState
+	routes    map[string]map[string][]*agentv1.SteeringRoute // policy -> node -> steering
+	static    map[string][]underlay.Route                    // static underlay on the live graph
+	claims    map[string]string                              // "headend prefix" -> policy
+	byNode    map[string]map[string][]*agentv1.SteeringRoute // node -> policy -> steering
+	versions  map[string]uint64                              // node -> times its desired state was rebuilt
+	revs      map[string]int64                               // policy -> store revision in effect
+	contested bool                                           // some policy is down because another steers its prefix
+
+	// writeMu serialises AddPolicy and DeletePolicy from the store write to
+	// the update in memory, so that two writes to one name take effect in
+	// the order the store took them.
+	writeMu    sync.Mutex
 	generation uint64
 	changed    chan struct{} // wakes the pusher
 }
@@ -71,7 +79,7 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		down: map[*topo.Link]bool{}, policies: map[string]Policy{}, status: map[string]Status{},
 		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*agentv1.DesiredState{},
 		routes: map[string]map[string][]*agentv1.SteeringRoute{}, claims: map[string]string{},
-		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{},
+		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{}, revs: map[string]int64{},
 		changed: make(chan struct{}, 1)}
 	var nodes []pathcomp.Node
 	for _, r := range nw.Routers() {
@@ -115,6 +123,7 @@ func (c *Controller) Load(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.policies = map[string]Policy{}
+	c.revs = map[string]int64{}
 	for _, kv := range kvs {
 		var p Policy
 		if err := json.Unmarshal(kv.Value, &p); err != nil {
@@ -122,6 +131,7 @@ func (c *Controller) Load(ctx context.Context) error {
 			continue
 		}
 		c.policies[p.Name] = p
+		c.revs[p.Name] = kv.Revision
 	}
 	c.recomputeLocked()
 	return nil
@@ -159,12 +169,35 @@ func (c *Controller) recomputeLocked() {
 	for _, name := range names {
 		c.claimLocked(name, false)
 	}
-	for _, name := range names {
+	c.contested = false
+	set := func(name string) {
 		c.setLocked(name, g, func(key string) (string, bool) { o, ok := owner[key]; return o, ok })
 		for node, rs := range c.routes[name] {
 			for _, r := range rs {
 				owner[node+" "+r.Prefix] = name
 			}
+		}
+	}
+	// Policies disjoint from another are computed after all others, and
+	// again while their paths still move (chains of them), so each sees
+	// the current path of the policy it avoids.
+	var dependents []string
+	for _, name := range names {
+		if c.policies[name].DisjointFrom != "" {
+			dependents = append(dependents, name)
+			continue
+		}
+		set(name)
+	}
+	for pass := 0; pass < 4 && len(dependents) > 0; pass++ {
+		moved := false
+		for _, name := range dependents {
+			before := c.paths[name]
+			set(name)
+			moved = moved || pass == 0 || !slices.Equal(before, c.paths[name])
+		}
+		if !moved {
+			break
 		}
 	}
 	for name := range c.status {
@@ -190,6 +223,7 @@ func (c *Controller) setLocked(name string, g *pathcomp.Graph, owner func(key st
 		for _, r := range rs {
 			if other, ok := owner(node + " " + r.Prefix); ok && other != name {
 				st, routes, path = Status{State: "down", Reason: fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)}, nil, nil
+				c.contested = true
 			}
 		}
 	}
@@ -234,6 +268,12 @@ func (c *Controller) rebuildLocked(nodes []*topo.Node) {
 // provisioning linear; a policy others are disjoint from changes their
 // paths too, so that case recomputes everything.
 func (c *Controller) updateLocked(name string) {
+	// A policy others avoid moves their paths; a policy held down by a
+	// prefix another one steers may come up when that one changes.
+	if c.contested {
+		c.recomputeLocked()
+		return
+	}
 	for _, p := range c.policies {
 		if p.DisjointFrom == name {
 			c.recomputeLocked()
@@ -393,9 +433,13 @@ func (c *Controller) installedOwner(key string) (string, bool) {
 // conflictLocked tells which other policy already steers one of r's
 // prefixes at r's headend.
 func (c *Controller) conflictLocked(r *resolved) error {
-	for _, pf := range r.prefixes {
+	for i, pf := range r.prefixes {
 		if other, ok := c.claims[claimKey(r.headend.Name, pf)]; ok && other != r.p.Name {
-			return bad("to", nil, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)
+			field := fmt.Sprintf("prefixes[%d]", i)
+			if r.p.To != "" {
+				field = "to"
+			}
+			return bad(field, nil, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)
 		}
 	}
 	return nil
@@ -479,16 +523,22 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 	if err != nil {
 		return PolicyView{}, err
 	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	var rev int64
 	if replace {
-		_, err = c.store.Put(ctx, policyPrefix+p.Name, data)
-	} else if _, err = c.store.Create(ctx, policyPrefix+p.Name, data); errors.Is(err, store.ErrExists) {
+		rev, err = c.store.Put(ctx, policyPrefix+p.Name, data)
+	} else if rev, err = c.store.Create(ctx, policyPrefix+p.Name, data); errors.Is(err, store.ErrExists) {
 		return PolicyView{}, &InputError{Field: "name", Reason: fmt.Sprintf("policy %q already exists", p.Name)}
 	}
 	if err != nil {
 		return PolicyView{}, fmt.Errorf("store policy %s: %w", p.Name, err)
 	}
 	c.mu.Lock()
-	c.setPolicyLocked(p)
+	if rev > c.revs[p.Name] {
+		c.revs[p.Name] = rev
+		c.setPolicyLocked(p)
+	}
 	v := PolicyView{Policy: p, Status: c.status[p.Name]}
 	c.mu.Unlock()
 	return v, nil
@@ -496,6 +546,8 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 
 // DeletePolicy removes policy name.
 func (c *Controller) DeletePolicy(ctx context.Context, name string) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	if err := c.store.Delete(ctx, policyPrefix+name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound
@@ -604,14 +656,22 @@ func (c *Controller) Topology() TopologyView {
 // writes come back too and change nothing. If the watch ends early (a
 // slow watcher, a lost connection) it reloads everything and watches again.
 func (c *Controller) Follow(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		events, err := c.store.Watch(ctx, policyPrefix)
+		if err == nil {
+			err = c.Load(ctx)
+		}
 		if err != nil {
-			return fmt.Errorf("watch store: %w", err)
+			c.log.Warn("follow store: retrying", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
 		}
-		if err := c.Load(ctx); err != nil {
-			c.log.Warn("reload policies", "err", err)
-		}
+		backoff = 100 * time.Millisecond
 		for ev := range events {
 			c.applyEvent(ev)
 		}
@@ -623,6 +683,12 @@ func (c *Controller) applyEvent(ev store.Event) {
 	name := strings.TrimPrefix(ev.KV.Key, policyPrefix)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Events older than what is in effect (our own writes, applied
+	// directly, come back later) change nothing.
+	if ev.KV.Revision <= c.revs[name] {
+		return
+	}
+	c.revs[name] = ev.KV.Revision
 	if ev.Type == store.Delete {
 		if _, ok := c.policies[name]; ok {
 			c.deletePolicyLocked(name)

@@ -347,3 +347,67 @@ func FuzzDecodePolicy(f *testing.F) {
 		}
 	})
 }
+
+func TestPrefixesTheHeadendCannotSteer(t *testing.T) {
+	tests := []struct {
+		p      Policy
+		field  string
+		reason string
+	}{
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:9::/64", "fd00:9::1/64"}}, "prefixes[1]", "same prefix as prefixes[0]"},
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:0:1:1::/64"}}, "prefixes[0]", "headend r1 reaches directly"},
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r3", Prefixes: []string{"10.0.1.0/24"}}, "prefixes[0]", "reaches directly"},
+		{Policy{Name: "x", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fc00:0:1::/48"}}, "prefixes[0]", "owns"},
+	}
+	for _, tt := range tests {
+		c := newTestController(t, "triangle.yaml")
+		_, err := c.AddPolicy(context.Background(), tt.p, false)
+		var in *InputError
+		if !errors.As(err, &in) || in.Field != tt.field || !strings.Contains(in.Reason, tt.reason) {
+			t.Errorf("%v: err = %v; want field %s, reason ~%q", tt.p.Prefixes, err, tt.field, tt.reason)
+		}
+	}
+	// Two hosts on one router: no policy between them.
+	c := newTestController(t, "dc8.yaml")
+	_, err := c.AddPolicy(context.Background(), Policy{Name: "local", From: "h11", To: "hdc1"}, false)
+	var in *InputError
+	if !errors.As(err, &in) || in.Field != "to" {
+		t.Errorf("policy between two hosts of r1: %v", err)
+	}
+}
+
+// TestDisjointFollowsTheOtherPath: a policy disjoint from one computed
+// after it (by name) still sees that one's current path, after changes and
+// after a reload.
+func TestDisjointFollowsTheOtherPath(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	ctx := context.Background()
+	mk := func(name, prefix string, include []string, disjoint string) Policy {
+		return Policy{Name: name, Headend: "r1", Endpoint: "r3", Prefixes: []string{prefix}, Include: include, DisjointFrom: disjoint}
+	}
+	if _, err := c.AddPolicy(ctx, mk("z", "fd00:a::/64", nil, ""), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddPolicy(ctx, mk("a", "fd00:b::/64", nil, "z"), false); err != nil {
+		t.Fatal(err)
+	}
+	path := func(name string) string {
+		v, _ := c.PolicyByName(name)
+		return strings.Join(v.Status.Path, ">")
+	}
+	if path("a") != "r1>r2>r3" {
+		t.Fatalf("a avoids z's direct path: got %s", path("a"))
+	}
+	if _, err := c.AddPolicy(ctx, mk("z", "fd00:a::/64", []string{"r2"}, ""), true); err != nil {
+		t.Fatal(err)
+	}
+	if path("z") != "r1>r2>r3" || path("a") != "r1>r3" {
+		t.Fatalf("after z moved to r2: z %s, a %s; want a on the direct link", path("z"), path("a"))
+	}
+	if err := c.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if path("a") != "r1>r3" {
+		t.Errorf("after a reload: a %s, want r1>r3", path("a"))
+	}
+}

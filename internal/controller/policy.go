@@ -155,6 +155,9 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 	default:
 		return nil, bad("from", nil, "missing: give from/to (hosts) or headend/endpoint/prefixes (routers)")
 	}
+	if err := c.checkPrefixes(r, hostForm); err != nil {
+		return nil, err
+	}
 	if r.mode == "inline" && len(p.Include) == 0 && len(p.Segments) == 0 && r.headend == r.endpoint {
 		return nil, bad("mode", nil, "inline mode needs a waypoint")
 	}
@@ -205,6 +208,40 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		return nil, bad("segments", nil, "an explicit segment list takes no constraints")
 	}
 	return r, nil
+}
+
+// checkPrefixes refuses prefixes the headend cannot steer: duplicates (one
+// kernel route per prefix), and prefixes the headend reaches directly or
+// owns (its link and host subnets, its loopback and locator): steering them
+// would replace its own connected route or loop through its own SIDs.
+func (c *Controller) checkPrefixes(r *resolved, hostForm bool) error {
+	field := func(i int) string {
+		if hostForm {
+			return "to"
+		}
+		return fmt.Sprintf("prefixes[%d]", i)
+	}
+	seen := map[netip.Prefix]int{}
+	for i, pf := range r.prefixes {
+		if j, dup := seen[pf]; dup {
+			return bad(field(i), nil, "%s is the same prefix as prefixes[%d]", pf, j)
+		}
+		seen[pf] = i
+		h := r.headend
+		local := []netip.Prefix{h.Locator, netip.PrefixFrom(h.Loopback, 128)}
+		for _, ifc := range h.Interfaces {
+			local = append(local, ifc.Link.Subnet6)
+			if ifc.Link.Subnet4.IsValid() {
+				local = append(local, ifc.Link.Subnet4)
+			}
+		}
+		for _, l := range local {
+			if l.Overlaps(pf) {
+				return bad(field(i), nil, "%s overlaps %s, which headend %s reaches directly or owns", pf, l, h.Name)
+			}
+		}
+	}
+	return nil
 }
 
 func hostNames(nw *topo.Network) []string {

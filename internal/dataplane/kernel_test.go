@@ -297,3 +297,66 @@ func toAddrs(ips []net.IP) []netip.Addr {
 	}
 	return out
 }
+
+// TestReconcileIsIdempotent reconciles a namespace to a state with every
+// kind of route, then again: the second pass must change nothing, read-back
+// must give the state back, and shrinking the state removes exactly the
+// routes left out, never another owner's.
+func TestReconcileIsIdempotent(t *testing.T) {
+	testutil.RequirePrivileged(t, "ip")
+	name, h := testNetns(t)
+	ipCmd(t, "-n", name, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+	ipCmd(t, "-n", name, "link", "set", "eth1", "up")
+	ipCmd(t, "-n", name, "link", "set", "eth1p", "up")
+	ipCmd(t, "-n", name, "addr", "add", "fd00:0:1:1::1/64", "dev", "eth1", "nodad")
+	ipCmd(t, "-n", name, "-6", "route", "add", "fd00:99::/64", "via", "fd00:0:1:1::2", "proto", "static")
+	if _, err := EnsureSIDDevice(h); err != nil {
+		t.Fatal(err)
+	}
+	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	p := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+	full := State{
+		Steering: []Steering{
+			{Prefix: p("10.0.2.0/24"), Mode: ModeEncap, Segments: []netip.Addr{a("fc00:0:2::1"), a("fc00:0:3::d4")}},
+			{Prefix: p("fd00:0:2:2::/64"), Mode: ModeInline, Segments: []netip.Addr{a("fc00:0:2::1")}},
+		},
+		SIDs: []LocalSID{
+			{SID: a("fc00:0:1::1"), Behavior: Behavior{Action: End}},
+			{SID: a("fc00:0:1::d4"), Behavior: Behavior{Action: EndDX4, NH4: netip.IPv4Unspecified()}},
+			{SID: a("fc00:0:1::d6"), Behavior: Behavior{Action: EndDT6, Table: 254}},
+			{SID: a("fc00:0:1::e001"), Behavior: Behavior{Action: EndX, NH6: a("fd00:0:1:1::2")}},
+		},
+		Underlay: []UnderlayRoute{
+			{Prefix: p("fc00:0:1::/48"), Unreachable: true},
+			{Prefix: p("fd00:0:ff::2/128"), Via: a("fd00:0:1:1::2"), Dev: "eth1"},
+		},
+	}
+	d, err := Reconcile(h, full)
+	if err != nil || d.Added != 8 {
+		t.Fatalf("first reconcile: %+v, %v; want 8 added", d, err)
+	}
+	d, err = Reconcile(h, full)
+	if err != nil || d != (Diff{Unchanged: 8}) {
+		t.Fatalf("second reconcile: %+v, %v; want 8 unchanged", d, err)
+	}
+	back, err := ReadState(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Steering) != 2 || len(back.SIDs) != 4 || len(back.Underlay) != 2 {
+		t.Fatalf("read back %d steering, %d SIDs, %d underlay", len(back.Steering), len(back.SIDs), len(back.Underlay))
+	}
+	if got := back.Steering[1].Segments; len(got) != 1 || got[0] != a("fc00:0:2::1") {
+		t.Errorf("inline segments read back as %v (the reserved slot must not show)", got)
+	}
+	small := full
+	small.Steering = full.Steering[:1]
+	small.SIDs = full.SIDs[:3]
+	d, err = Reconcile(h, small)
+	if err != nil || d != (Diff{Removed: 2, Unchanged: 6}) {
+		t.Fatalf("shrinking reconcile: %+v, %v; want 2 removed, 6 unchanged", d, err)
+	}
+	if out := ipCmd(t, "-n", name, "-6", "route", "show", "fd00:99::/64"); !strings.Contains(out, "proto static") {
+		t.Errorf("another owner's route was touched: %q", out)
+	}
+}

@@ -16,6 +16,12 @@ import (
 // assigned in iproute2's rt_protos; docs/dataplane.md shows how to name it.
 const RouteProtocol netlink.RouteProtocol = 86
 
+// SteeringMetric is the metric of steering routes. A policy overrides the
+// IGP: the kernel keeps routes of different metrics side by side and uses
+// the lowest, and IGP routes (IS-IS installs its cost, 10 and up by
+// default) must not win over the policy.
+const SteeringMetric = 1
+
 // Mode is how a headend steers traffic into a segment list.
 type Mode string
 
@@ -98,6 +104,7 @@ func SteerRoute(dst netip.Prefix, mode Mode, segs []netip.Addr, linkIndex int) (
 		Dst:       ipNet(dst),
 		LinkIndex: linkIndex,
 		Protocol:  RouteProtocol,
+		Priority:  SteeringMetric,
 		Encap:     &netlink.SEG6Encap{Mode: m, Segments: srhOrder(segs)},
 	}, nil
 }

@@ -76,6 +76,10 @@ func EnsureSIDDevice(h *netlink.Handle) (netlink.Link, error) {
 	return dev, nil
 }
 
+// defaultIPv6Metric is the metric the kernel gives IPv6 routes added
+// without one.
+const defaultIPv6Metric = 1024
+
 // Diff counts what Reconcile changed.
 type Diff struct {
 	Added, Replaced, Removed, Unchanged int
@@ -150,21 +154,45 @@ func (s State) routes(l *links) ([]*netlink.Route, error) {
 	return out, nil
 }
 
+// routeKey identifies a route the way the kernel does within a table:
+// destination and metric. A steering route (metric SteeringMetric) and an
+// underlay route to the same prefix are two routes, and replacing one must
+// never be taken for replacing the other.
 func routeKey(r *netlink.Route) string {
-	if r.Dst == nil {
-		if r.Family == netlink.FAMILY_V4 {
-			return "0.0.0.0/0"
-		}
-		return "::/0"
+	dst := "::/0"
+	switch {
+	case r.Dst != nil:
+		dst = r.Dst.String()
+	case r.Family == netlink.FAMILY_V4:
+		dst = "0.0.0.0/0"
 	}
-	return r.Dst.String()
+	return fmt.Sprintf("%s metric %d", dst, metricOf(r))
+}
+
+// metricOf is r's metric as the kernel stores it: IPv6 routes added
+// without one get defaultIPv6Metric.
+func metricOf(r *netlink.Route) int {
+	if r.Priority == 0 && r.Family == netlink.FAMILY_V6 {
+		return defaultIPv6Metric
+	}
+	return r.Priority
 }
 
 // describe renders everything about r that Reconcile manages, so a desired
 // route and one read back from the kernel compare as strings.
 func describe(r *netlink.Route) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s type=%d dev=%d", routeKey(r), r.Type, r.LinkIndex)
+	// The kernel reports a unicast route requested with type 0 as
+	// RTN_UNICAST, and hangs IPv6 unreachable routes off lo whatever was
+	// asked: normalise both, or every Apply would replace them again.
+	typ, dev := r.Type, r.LinkIndex
+	if typ == 0 {
+		typ = unix.RTN_UNICAST
+	}
+	if typ == unix.RTN_UNREACHABLE {
+		dev = 0
+	}
+	fmt.Fprintf(&b, "%s type=%d dev=%d", routeKey(r), typ, dev)
 	if r.Gw != nil {
 		fmt.Fprintf(&b, " via=%s", r.Gw)
 	}
@@ -341,7 +369,10 @@ func ReadState(h *netlink.Handle) (State, error) {
 			}
 			s.SIDs = append(s.SIDs, sid)
 		default:
-			u := UnderlayRoute{Prefix: prefixOf(r), Unreachable: r.Type == unix.RTN_UNREACHABLE, Dev: l.byIdx[r.LinkIndex]}
+			u := UnderlayRoute{Prefix: prefixOf(r), Unreachable: r.Type == unix.RTN_UNREACHABLE}
+			if !u.Unreachable {
+				u.Dev = l.byIdx[r.LinkIndex]
+			}
 			if r.Gw != nil {
 				u.Via = addrOf(r.Gw)
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,7 +59,7 @@ func (d *deployer) startAgents(ctx context.Context) error {
 		f := pki.In(dir, r.Name)
 		args := []string{"agent", "--node", r.Name, "--listen", "unix://" + AgentSocket(d.dir, r.Name),
 			"--state-file", filepath.Join(nodeDir, "agent.state"), "--ca", f.CA, "--cert", f.Cert, "--key", f.Key}
-		if err := startDetached(d.ns(r), d.opts.Binary, args, filepath.Join(nodeDir, "agent.log")); err != nil {
+		if _, err := startDetached(d.ns(r), d.opts.Binary, args, filepath.Join(nodeDir, "agent.log")); err != nil {
 			return fmt.Errorf("start agent: %w", err)
 		}
 		return waitAgent(ctx, d.dir, r.Name, 10*time.Second)
@@ -68,10 +69,10 @@ func (d *deployer) startAgents(ctx context.Context) error {
 // startDetached starts a long-running process in namespace ns (the host's
 // when ns is ""), in its own session, with output to logFile; sr6 does not
 // wait for it: destroy ends it.
-func startDetached(ns, binary string, args []string, logFile string) error {
+func startDetached(ns, binary string, args []string, logFile string) (int, error) {
 	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer out.Close()
 	cmd := exec.Command(binary, args...)
@@ -83,12 +84,12 @@ func startDetached(ns, binary string, args []string, logFile string) error {
 		err = nsutil.Start(ns, cmd)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// Reap it if it exits while this process still runs; otherwise init
 	// inherits it.
 	go func() { _ = cmd.Wait() }()
-	return nil
+	return cmd.Process.Pid, nil
 }
 
 // AgentClient dials node's agent of the lab in labDir over mutual TLS.
@@ -137,10 +138,11 @@ func (d *deployer) startController(ctx context.Context) error {
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"controller", "--lab", d.nw.Name, "--state-dir", d.opts.Store.Dir, "--listen", "127.0.0.1:" + strconv.Itoa(port)}
-	if err := startDetached("", d.opts.Binary, args, filepath.Join(d.dir, "controller.log")); err != nil {
+	pid, err := startDetached("", d.opts.Binary, args, filepath.Join(d.dir, "controller.log"))
+	if err != nil {
 		return fmt.Errorf("start controller: %w", err)
 	}
-	d.controllerURL = url
+	d.controllerURL, d.controllerPID = url, pid
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(url + "/healthz")
@@ -171,13 +173,21 @@ func freePort() (int, error) {
 }
 
 // controllerPIDs finds the controller processes of lab name: they run in
-// the host namespace, so destroy cannot find them by namespace.
-func controllerPIDs(name, stateDir string) []int {
-	entries, _ := os.ReadDir("/proc")
+// the host namespace, so destroy cannot find them by namespace. The pid in
+// the state counts if that process is still an sr6 controller; any other
+// process started with this lab's --lab and --state-dir counts too.
+func controllerPIDs(name, stateDir string, st *State) []int {
 	var pids []int
+	if st != nil && st.ControllerPID > 0 {
+		raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(st.ControllerPID), "cmdline"))
+		if err == nil && strings.Contains(string(raw), "controller\x00--lab\x00"+name+"\x00") {
+			pids = append(pids, st.ControllerPID)
+		}
+	}
+	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || pid == os.Getpid() || slices.Contains(pids, pid) {
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))

@@ -122,7 +122,7 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	}
 	st.Phase = PhaseRunning
 	st.Agents = opts.Agents
-	st.Controller = d.controllerURL
+	st.Controller, st.ControllerPID = d.controllerURL, d.controllerPID
 	if err := opts.Store.Save(st); err != nil {
 		return nil, err
 	}
@@ -157,6 +157,7 @@ type deployer struct {
 	opts          Options
 	dir           string
 	controllerURL string
+	controllerPID int
 }
 
 func (d *deployer) run(ctx context.Context) error {
@@ -167,6 +168,7 @@ func (d *deployer) run(ctx context.Context) error {
 		{"namespaces", d.createNamespaces},
 		{"links", d.createLinks},
 		{"interfaces", d.configureInterfaces},
+		{"carrier", d.waitCarrier},
 		{"routes and SIDs", d.installRoutes},
 		{"impairments", d.applyImpairments},
 	}

@@ -50,7 +50,7 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	}
 	// The controller lives in the host namespace: end it first, so it does
 	// not watch its agents disappear.
-	killed := killPIDs(ctx, controllerPIDs(name, opts.Store.Dir))
+	killed := killPIDs(ctx, controllerPIDs(name, opts.Store.Dir, st))
 	pids, err := nsutil.PIDs(namespaces...)
 	if err != nil {
 		return fmt.Errorf("destroy %s: %w", name, err)

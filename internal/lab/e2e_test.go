@@ -264,6 +264,10 @@ func TestSRv6PathOnTheWire(t *testing.T) {
 	if got := l.ping("h1", "h2", true, 2); got != 0 {
 		t.Errorf("IPv4 ping after deleting the policy: %d replies, want 0", got)
 	}
+	// The underlay route the policy overrode is still there.
+	if got := l.ping("h1", "h2", false, 2); got != 2 {
+		t.Errorf("native IPv6 ping after deleting the policy: %d/2", got)
+	}
 }
 
 // TestInlineMode checks H.Insert: IPv6 keeps its own destination as the

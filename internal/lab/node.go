@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sync/errgroup"
@@ -174,6 +175,38 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 				}
 				if err := h.LinkSetUp(link); err != nil {
 					return fmt.Errorf("%s up: %w", ifc.Name, err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// waitCarrier waits until every interface is operationally up. The kernel
+// reports carrier changes through its link-watch work, which it may delay
+// by up to a second under load; until then IPv6 treats the link as down and
+// the first packets of a freshly deployed lab are dropped.
+func (d *deployer) waitCarrier(ctx context.Context) error {
+	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+		return withHandle(d.ns(n), func(h *netlink.Handle) error {
+			deadline := time.Now().Add(10 * time.Second)
+			for _, ifc := range n.Interfaces {
+				for {
+					link, err := h.LinkByName(ifc.Name)
+					if err != nil {
+						return fmt.Errorf("interface %s: %w", ifc.Name, err)
+					}
+					if link.Attrs().OperState == netlink.OperUp {
+						break
+					}
+					if time.Now().After(deadline) {
+						return fmt.Errorf("interface %s is still %s after 10s", ifc.Name, link.Attrs().OperState)
+					}
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(10 * time.Millisecond):
+					}
 				}
 			}
 			return nil

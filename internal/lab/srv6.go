@@ -265,7 +265,7 @@ func unprogramPolicy(ns string, p Policy) error {
 	return withHandle(ns, func(h *netlink.Handle) error {
 		var errs []error
 		for _, s := range p.Steering {
-			rt := &netlink.Route{Dst: prefixNet(s.Prefix), Protocol: dataplane.RouteProtocol}
+			rt := &netlink.Route{Dst: prefixNet(s.Prefix), Protocol: dataplane.RouteProtocol, Priority: dataplane.SteeringMetric}
 			if err := h.RouteDel(rt); err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = append(errs, fmt.Errorf("remove steering of %s: %w", s.Prefix, err))
 			}

@@ -25,16 +25,17 @@ const (
 // anything is created, so that a crash at any point leaves enough on disk
 // for destroy to find every namespace and process.
 type State struct {
-	Name       string    `json:"name"`
-	Source     string    `json:"source"`   // topology file it was deployed from
-	Topology   string    `json:"topology"` // that file's text, so the lab outlives edits to it
-	Hash       string    `json:"hash"`
-	Phase      string    `json:"phase"`
-	Namespaces []string  `json:"namespaces"`
-	Policies   []Policy  `json:"policies,omitempty"`
-	Agents     bool      `json:"agents,omitempty"`
-	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
-	Deployed   time.Time `json:"deployed"`
+	Name          string    `json:"name"`
+	Source        string    `json:"source"`   // topology file it was deployed from
+	Topology      string    `json:"topology"` // that file's text, so the lab outlives edits to it
+	Hash          string    `json:"hash"`
+	Phase         string    `json:"phase"`
+	Namespaces    []string  `json:"namespaces"`
+	Policies      []Policy  `json:"policies,omitempty"`
+	Agents        bool      `json:"agents,omitempty"`
+	Controller    string    `json:"controller,omitempty"` // REST URL of the lab's controller
+	ControllerPID int       `json:"controller_pid,omitempty"`
+	Deployed      time.Time `json:"deployed"`
 }
 
 // Network re-plans the topology the lab was deployed from.

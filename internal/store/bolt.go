@@ -250,7 +250,9 @@ func put(bk *bbolt.Bucket, key string, value []byte) (Event, error) {
 	if err := bk.Put([]byte(key), encodeValue(seq, value)); err != nil {
 		return Event{}, err
 	}
-	return Event{Type: Put, KV: KV{Key: key, Value: value, Revision: int64(seq)}}, nil
+	// The event may wait in pending after the caller returns: it keeps its
+	// own copy of the value, not the caller's buffer.
+	return Event{Type: Put, KV: KV{Key: key, Value: bytes.Clone(value), Revision: int64(seq)}}, nil
 }
 
 // write runs fn in a write transaction and, once it has committed, sends
