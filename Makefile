@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/sr6net/sr6/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test unit lint fuzz demo bench bench-lab bench-controller proto clean
+.PHONY: all build test unit lint fuzz demo bench bench-lab bench-controller bpf proto clean
 
 all: build
 
@@ -47,6 +47,10 @@ bench: bench-lab bench-controller
 ## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
 bench-lab: build
 	./$(BIN) bench lab --sizes 10,50,100 --repeat 3
+
+## bpf: regenerate the eBPF objects from their C sources (needs clang and libbpf-dev)
+bpf:
+	$(GO) generate ./internal/pm/marking
 
 ## proto: regenerate api/ Go code (needs protoc: apt-get install protobuf-compiler; plugins are go tools)
 proto:
