@@ -43,6 +43,7 @@ type Server struct {
 	cfg        Config
 	mu         sync.Mutex // serialises Apply: one reconcile at a time
 	generation atomic.Uint64
+	pm         *pm
 }
 
 // NewServer returns an agent for cfg.
@@ -50,7 +51,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Server{cfg: cfg}
+	return &Server{cfg: cfg, pm: newPM(cfg.Node, cfg.Log)}
 }
 
 func handle() (*netlink.Handle, error) {
@@ -67,6 +68,10 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	lists, err := checkPM(req.GetState().GetPm())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A call the controller gave up on while it waited must not undo a
@@ -77,6 +82,9 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	d, err := s.reconcile(desired)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
+	}
+	if err := s.pm.apply(req.GetState().GetPm(), lists); err != nil {
+		return nil, status.Error(codes.Internal, "loss measurement: "+err.Error())
 	}
 	gen := req.GetState().GetGeneration()
 	s.generation.Store(gen)
@@ -239,6 +247,22 @@ func (s *Server) WatchLinks(_ *agentv1.WatchLinksRequest, stream grpc.ServerStre
 				return err
 			}
 			s.cfg.Log.Debug("link event", "interface", name, "up", up, "snapshot", snapshot)
+		}
+	}
+}
+
+// WatchMeasurements implements agentv1.AgentServer.
+func (s *Server) WatchMeasurements(_ *agentv1.WatchMeasurementsRequest, stream grpc.ServerStreamingServer[agentv1.Measurement]) error {
+	ch, cancel := s.pm.subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case m := <-ch:
+			if err := stream.Send(m); err != nil {
+				return err
+			}
 		}
 	}
 }

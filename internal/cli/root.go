@@ -65,6 +65,6 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "/var/lib/sr6/labs", "directory holding one folder per deployed lab")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logging")
-	root.AddCommand(a.validateCmd(), a.graphCmd(), a.genCmd(), a.labCmd(), a.benchCmd(), a.agentCmd(), a.controllerCmd(), a.policyCmd(), a.topoCmd())
+	root.AddCommand(a.validateCmd(), a.graphCmd(), a.genCmd(), a.labCmd(), a.benchCmd(), a.agentCmd(), a.controllerCmd(), a.policyCmd(), a.topoCmd(), a.pmCmd())
 	return root
 }

@@ -113,6 +113,9 @@ func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 			}
 		})
 	}
+	for node := range agents.clients {
+		go c.watchMeasurements(ctx, agents, node)
+	}
 	for _, p := range pushers {
 		poke(p)
 	}
@@ -220,6 +223,32 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 			return
 		}
 		c.log.Info("agent stream ended; reconnecting", "node", node, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// watchMeasurements feeds node's loss measurements to the processor,
+// reconnecting with backoff.
+func (c *Controller) watchMeasurements(ctx context.Context, agents *Agents, node string) {
+	client, _ := agents.Client(node)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		stream, err := client.WatchMeasurements(ctx, &agentv1.WatchMeasurementsRequest{}, grpc.WaitForReady(true))
+		if err == nil {
+			for {
+				m, err := stream.Recv()
+				if err != nil {
+					break
+				}
+				backoff = 100 * time.Millisecond
+				c.Measurement(m)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

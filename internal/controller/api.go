@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 //go:embed openapi.json
@@ -76,6 +78,74 @@ func (c *Controller) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /v1/pm/sessions", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Sessions()) })
+	mux.HandleFunc("POST /v1/pm/sessions", func(w http.ResponseWriter, r *http.Request) {
+		var s Session
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			in := jsonError(err)
+			if in.Allowed != nil {
+				in.Allowed = []string{"name", "policy", "period_ms"}
+			}
+			writeError(w, in)
+			return
+		}
+		v, err := c.StartSession(r.Context(), s)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, v)
+	})
+	mux.HandleFunc("DELETE /v1/pm/sessions/{name}", func(w http.ResponseWriter, r *http.Request) {
+		if err := c.StopSession(r.Context(), r.PathValue("name")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /v1/pm/sessions/{name}/results", func(w http.ResponseWriter, r *http.Request) {
+		from, err := timeParam(r, "from")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		to, err := timeParam(r, "to")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		rs := c.pm.query(r.PathValue("name"), from, to)
+		if rs == nil {
+			rs = []LossResult{}
+		}
+		writeJSON(w, http.StatusOK, rs)
+	})
+	mux.HandleFunc("GET /v1/pm/sessions/{name}/stream", func(w http.ResponseWriter, r *http.Request) {
+		flusher, ok := w.(http.Flusher)
+		if !ok {
+			http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+			return
+		}
+		ch, cancel := c.pm.subscribe(r.PathValue("name"))
+		defer cancel()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		flusher.Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case res := <-ch:
+				data, _ := json.Marshal(res)
+				fmt.Fprintf(w, "event: loss\ndata: %s\n\n", data)
+				flusher.Flush()
+			}
+		}
+	})
+	mux.Handle("GET /metrics", c.metricsHandler())
 	mux.HandleFunc("GET /v1/nodes/{name}/desired", func(w http.ResponseWriter, r *http.Request) {
 		st := c.Desired(r.PathValue("name"))
 		if st == nil {
@@ -149,6 +219,21 @@ func writeError(w http.ResponseWriter, err error) {
 	default:
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 	}
+}
+
+// timeParam reads an RFC 3339 time or Unix milliseconds; absent is zero.
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	return time.Time{}, bad(name, nil, "%q is neither an RFC 3339 time nor Unix milliseconds", v)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

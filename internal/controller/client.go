@@ -116,3 +116,37 @@ func (c *Client) Topology(ctx context.Context) (TopologyView, error) {
 	err := c.do(ctx, http.MethodGet, "/v1/topology", nil, &v)
 	return v, err
 }
+
+// StartSession starts a loss-measurement session.
+func (c *Client) StartSession(ctx context.Context, s Session) (Session, error) {
+	var out Session
+	err := c.do(ctx, http.MethodPost, "/v1/pm/sessions", s, &out)
+	return out, err
+}
+
+// StopSession stops a session.
+func (c *Client) StopSession(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/pm/sessions/"+url.PathEscape(name), nil, nil)
+}
+
+// Sessions lists sessions with their last results.
+func (c *Client) Sessions(ctx context.Context) ([]SessionView, error) {
+	var out []SessionView
+	err := c.do(ctx, http.MethodGet, "/v1/pm/sessions", nil, &out)
+	return out, err
+}
+
+// Results returns a session's results with period starts in [from, to)
+// (zero times leave that end open).
+func (c *Client) Results(ctx context.Context, name string, from, to time.Time) ([]LossResult, error) {
+	q := url.Values{}
+	if !from.IsZero() {
+		q.Set("from", from.Format(time.RFC3339Nano))
+	}
+	if !to.IsZero() {
+		q.Set("to", to.Format(time.RFC3339Nano))
+	}
+	var out []LossResult
+	err := c.do(ctx, http.MethodGet, "/v1/pm/sessions/"+url.PathEscape(name)+"/results?"+q.Encode(), nil, &out)
+	return out, err
+}

@@ -31,6 +31,11 @@ type Pusher interface {
 	Push(ctx context.Context, node string, st *agentv1.DesiredState) error
 }
 
+// DefaultMarkMask carries the alternate-marking color in the least
+// significant bit of the IPv6 Traffic Class (RFC 9341 leaves the choice to
+// the operator; SetMarkBit changes it).
+const DefaultMarkMask = 1 << 20
+
 // Controller computes and pushes the network's SRv6 state.
 type Controller struct {
 	nw    *topo.Network
@@ -60,6 +65,10 @@ type Controller struct {
 	revs      map[string]int64                               // policy -> store revision in effect
 	contested bool                                           // some policy is down because another steers its prefix
 
+	sessions map[string]Session // loss-measurement sessions
+	markMask uint32             // header bit carrying the alternate-marking color
+	pm       *pmState
+
 	// writeMu serialises AddPolicy and DeletePolicy from the store write to
 	// the update in memory, so that two writes to one name take effect in
 	// the order the store took them.
@@ -80,7 +89,8 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*agentv1.DesiredState{},
 		routes: map[string]map[string][]*agentv1.SteeringRoute{}, claims: map[string]string{},
 		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{}, revs: map[string]int64{},
-		changed: make(chan struct{}, 1)}
+		changed: make(chan struct{}, 1), sessions: map[string]Session{}, markMask: DefaultMarkMask,
+		pm: newPMState(3600)}
 	var nodes []pathcomp.Node
 	for _, r := range nw.Routers() {
 		c.routerID[r] = pathcomp.NodeID(len(c.routers))
@@ -132,6 +142,17 @@ func (c *Controller) Load(ctx context.Context) error {
 		}
 		c.policies[p.Name] = p
 		c.revs[p.Name] = kv.Revision
+	}
+	skvs, err := c.store.List(ctx, sessionPrefix)
+	if err != nil {
+		return fmt.Errorf("load sessions: %w", err)
+	}
+	c.sessions = map[string]Session{}
+	for _, kv := range skvs {
+		var s Session
+		if err := json.Unmarshal(kv.Value, &s); err == nil {
+			c.sessions[s.Name] = s
+		}
 	}
 	c.recomputeLocked()
 	return nil
@@ -299,7 +320,8 @@ func (c *Controller) updateLocked(name string) {
 	}
 	var nodes []*topo.Node
 	for _, r := range c.routers {
-		if affected[r.Name] {
+		// A measured policy's tail is not among the nodes it steers at.
+		if affected[r.Name] || len(c.sessions) > 0 {
 			nodes = append(nodes, r)
 		}
 	}
@@ -308,7 +330,7 @@ func (c *Controller) updateLocked(name string) {
 
 // nodeStateLocked is router r's whole desired state.
 func (c *Controller) nodeStateLocked(r *topo.Node, steering []*agentv1.SteeringRoute, static []underlay.Route) *agentv1.DesiredState {
-	st := &agentv1.DesiredState{Steering: steering, Generation: c.generation}
+	st := &agentv1.DesiredState{Steering: steering, Generation: c.generation, Pm: c.pmListsLocked(r.Name)}
 	st.Sids = append(st.Sids,
 		&agentv1.LocalSID{Sid: r.SIDs.End.String(), Action: string(dataplane.End)},
 		&agentv1.LocalSID{Sid: r.SIDs.DX4.String(), Action: string(dataplane.EndDX4), Nh4: "0.0.0.0"},
@@ -649,6 +671,14 @@ func (c *Controller) Topology() TopologyView {
 		v.Links = append(v.Links, LinkView{LinkJSON: j.Links[i], Up: !c.down[l]})
 	}
 	return v
+}
+
+// SetMarkMask chooses the IPv6 header bit carrying the color (see
+// marking.TrafficClassBit and marking.FlowLabelBit).
+func (c *Controller) SetMarkMask(mask uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.markMask = mask
 }
 
 // Follow applies the store's changes to the policies, so that

@@ -315,7 +315,9 @@ type DesiredState struct {
 	Underlay []*UnderlayRoute       `protobuf:"bytes,3,rep,name=underlay,proto3" json:"underlay,omitempty"`
 	// Generation increases with every change the controller makes; the agent
 	// reports the last one applied.
-	Generation    uint64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	Generation uint64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	// Loss measurement (RFC 9341 alternate marking); absent: off.
+	Pm            *PMConfig `protobuf:"bytes,5,opt,name=pm,proto3" json:"pm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,6 +380,151 @@ func (x *DesiredState) GetGeneration() uint64 {
 	return 0
 }
 
+func (x *DesiredState) GetPm() *PMConfig {
+	if x != nil {
+		return x.Pm
+	}
+	return nil
+}
+
+type PMConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PeriodMs      uint32                 `protobuf:"varint,1,opt,name=period_ms,json=periodMs,proto3" json:"period_ms,omitempty"` // color period, aligned to multiples since the Unix epoch
+	MarkMask      uint32                 `protobuf:"varint,2,opt,name=mark_mask,json=markMask,proto3" json:"mark_mask,omitempty"` // bit of the first IPv6 header word carrying the color
+	Lists         []*PMList              `protobuf:"bytes,3,rep,name=lists,proto3" json:"lists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PMConfig) Reset() {
+	*x = PMConfig{}
+	mi := &file_api_agent_v1_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PMConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PMConfig) ProtoMessage() {}
+
+func (x *PMConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agent_v1_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PMConfig.ProtoReflect.Descriptor instead.
+func (*PMConfig) Descriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PMConfig) GetPeriodMs() uint32 {
+	if x != nil {
+		return x.PeriodMs
+	}
+	return 0
+}
+
+func (x *PMConfig) GetMarkMask() uint32 {
+	if x != nil {
+		return x.MarkMask
+	}
+	return 0
+}
+
+func (x *PMConfig) GetLists() []*PMList {
+	if x != nil {
+		return x.Lists
+	}
+	return nil
+}
+
+// A segment list to measure on this node: as headend (color and count on
+// egress) or as tail (count on ingress).
+type PMList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Policy        string                 `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	Segments      []string               `protobuf:"bytes,3,rep,name=segments,proto3" json:"segments,omitempty"` // path order, as the headend installs them
+	Headend       bool                   `protobuf:"varint,4,opt,name=headend,proto3" json:"headend,omitempty"`
+	Tail          bool                   `protobuf:"varint,5,opt,name=tail,proto3" json:"tail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PMList) Reset() {
+	*x = PMList{}
+	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PMList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PMList) ProtoMessage() {}
+
+func (x *PMList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PMList.ProtoReflect.Descriptor instead.
+func (*PMList) Descriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PMList) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *PMList) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *PMList) GetSegments() []string {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *PMList) GetHeadend() bool {
+	if x != nil {
+		return x.Headend
+	}
+	return false
+}
+
+func (x *PMList) GetTail() bool {
+	if x != nil {
+		return x.Tail
+	}
+	return false
+}
+
 type ApplyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	State         *DesiredState          `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
@@ -387,7 +534,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +546,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +559,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplyRequest) GetState() *DesiredState {
@@ -435,7 +582,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +594,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +607,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApplyResponse) GetAdded() uint32 {
@@ -506,7 +653,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +665,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +678,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 type Interface struct {
@@ -544,7 +691,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +703,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +716,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Interface) GetName() string {
@@ -600,7 +747,7 @@ type NodeState struct {
 
 func (x *NodeState) Reset() {
 	*x = NodeState{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +759,7 @@ func (x *NodeState) String() string {
 func (*NodeState) ProtoMessage() {}
 
 func (x *NodeState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +772,7 @@ func (x *NodeState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeState.ProtoReflect.Descriptor instead.
 func (*NodeState) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NodeState) GetNode() string {
@@ -678,7 +825,7 @@ type WatchLinksRequest struct {
 
 func (x *WatchLinksRequest) Reset() {
 	*x = WatchLinksRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +837,7 @@ func (x *WatchLinksRequest) String() string {
 func (*WatchLinksRequest) ProtoMessage() {}
 
 func (x *WatchLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +850,7 @@ func (x *WatchLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchLinksRequest.ProtoReflect.Descriptor instead.
 func (*WatchLinksRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 type LinkEvent struct {
@@ -719,7 +866,7 @@ type LinkEvent struct {
 
 func (x *LinkEvent) Reset() {
 	*x = LinkEvent{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +878,7 @@ func (x *LinkEvent) String() string {
 func (*LinkEvent) ProtoMessage() {}
 
 func (x *LinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +891,7 @@ func (x *LinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
 func (*LinkEvent) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LinkEvent) GetNode() string {
@@ -782,6 +929,159 @@ func (x *LinkEvent) GetUnixNanos() int64 {
 	return 0
 }
 
+type WatchMeasurementsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMeasurementsRequest) Reset() {
+	*x = WatchMeasurementsRequest{}
+	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMeasurementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMeasurementsRequest) ProtoMessage() {}
+
+func (x *WatchMeasurementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMeasurementsRequest.ProtoReflect.Descriptor instead.
+func (*WatchMeasurementsRequest) Descriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+}
+
+// Counts of one segment list in one closed period on one node.
+type Measurement struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Node              string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Session           string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	Policy            string                 `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	Segments          []string               `protobuf:"bytes,4,rep,name=segments,proto3" json:"segments,omitempty"`
+	Headend           bool                   `protobuf:"varint,5,opt,name=headend,proto3" json:"headend,omitempty"` // false: tail
+	PeriodStartUnixMs int64                  `protobuf:"varint,6,opt,name=period_start_unix_ms,json=periodStartUnixMs,proto3" json:"period_start_unix_ms,omitempty"`
+	PeriodMs          uint32                 `protobuf:"varint,7,opt,name=period_ms,json=periodMs,proto3" json:"period_ms,omitempty"`
+	Color             uint32                 `protobuf:"varint,8,opt,name=color,proto3" json:"color,omitempty"`
+	Packets           uint64                 `protobuf:"varint,9,opt,name=packets,proto3" json:"packets,omitempty"`
+	Bytes             uint64                 `protobuf:"varint,10,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Measurement) Reset() {
+	*x = Measurement{}
+	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Measurement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Measurement) ProtoMessage() {}
+
+func (x *Measurement) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Measurement.ProtoReflect.Descriptor instead.
+func (*Measurement) Descriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Measurement) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Measurement) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *Measurement) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *Measurement) GetSegments() []string {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *Measurement) GetHeadend() bool {
+	if x != nil {
+		return x.Headend
+	}
+	return false
+}
+
+func (x *Measurement) GetPeriodStartUnixMs() int64 {
+	if x != nil {
+		return x.PeriodStartUnixMs
+	}
+	return 0
+}
+
+func (x *Measurement) GetPeriodMs() uint32 {
+	if x != nil {
+		return x.PeriodMs
+	}
+	return 0
+}
+
+func (x *Measurement) GetColor() uint32 {
+	if x != nil {
+		return x.Color
+	}
+	return 0
+}
+
+func (x *Measurement) GetPackets() uint64 {
+	if x != nil {
+		return x.Packets
+	}
+	return 0
+}
+
+func (x *Measurement) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 var File_api_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_api_agent_v1_agent_proto_rawDesc = "" +
@@ -804,14 +1104,25 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x10\n" +
 	"\x03via\x18\x02 \x01(\tR\x03via\x12\x10\n" +
 	"\x03dev\x18\x03 \x01(\tR\x03dev\x12 \n" +
-	"\vunreachable\x18\x04 \x01(\bR\vunreachable\"\xcc\x01\n" +
+	"\vunreachable\x18\x04 \x01(\bR\vunreachable\"\xf4\x01\n" +
 	"\fDesiredState\x127\n" +
 	"\bsteering\x18\x01 \x03(\v2\x1b.sr6.agent.v1.SteeringRouteR\bsteering\x12*\n" +
 	"\x04sids\x18\x02 \x03(\v2\x16.sr6.agent.v1.LocalSIDR\x04sids\x127\n" +
 	"\bunderlay\x18\x03 \x03(\v2\x1b.sr6.agent.v1.UnderlayRouteR\bunderlay\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x04 \x01(\x04R\n" +
-	"generation\"@\n" +
+	"generation\x12&\n" +
+	"\x02pm\x18\x05 \x01(\v2\x16.sr6.agent.v1.PMConfigR\x02pm\"p\n" +
+	"\bPMConfig\x12\x1b\n" +
+	"\tperiod_ms\x18\x01 \x01(\rR\bperiodMs\x12\x1b\n" +
+	"\tmark_mask\x18\x02 \x01(\rR\bmarkMask\x12*\n" +
+	"\x05lists\x18\x03 \x03(\v2\x14.sr6.agent.v1.PMListR\x05lists\"\x84\x01\n" +
+	"\x06PMList\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
+	"\x06policy\x18\x02 \x01(\tR\x06policy\x12\x1a\n" +
+	"\bsegments\x18\x03 \x03(\tR\bsegments\x12\x18\n" +
+	"\aheadend\x18\x04 \x01(\bR\aheadend\x12\x12\n" +
+	"\x04tail\x18\x05 \x01(\bR\x04tail\"@\n" +
 	"\fApplyRequest\x120\n" +
 	"\x05state\x18\x01 \x01(\v2\x1a.sr6.agent.v1.DesiredStateR\x05state\"\x99\x01\n" +
 	"\rApplyResponse\x12\x14\n" +
@@ -844,17 +1155,31 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\x02up\x18\x03 \x01(\bR\x02up\x12\x1a\n" +
 	"\bsnapshot\x18\x04 \x01(\bR\bsnapshot\x12\x1d\n" +
 	"\n" +
-	"unix_nanos\x18\x05 \x01(\x03R\tunixNanos*=\n" +
+	"unix_nanos\x18\x05 \x01(\x03R\tunixNanos\"\x1a\n" +
+	"\x18WatchMeasurementsRequest\"\x9d\x02\n" +
+	"\vMeasurement\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x12\x16\n" +
+	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x1a\n" +
+	"\bsegments\x18\x04 \x03(\tR\bsegments\x12\x18\n" +
+	"\aheadend\x18\x05 \x01(\bR\aheadend\x12/\n" +
+	"\x14period_start_unix_ms\x18\x06 \x01(\x03R\x11periodStartUnixMs\x12\x1b\n" +
+	"\tperiod_ms\x18\a \x01(\rR\bperiodMs\x12\x14\n" +
+	"\x05color\x18\b \x01(\rR\x05color\x12\x18\n" +
+	"\apackets\x18\t \x01(\x04R\apackets\x12\x14\n" +
+	"\x05bytes\x18\n" +
+	" \x01(\x04R\x05bytes*=\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"MODE_ENCAP\x10\x01\x12\x0f\n" +
-	"\vMODE_INLINE\x10\x022\xd7\x01\n" +
+	"\vMODE_INLINE\x10\x022\xb1\x02\n" +
 	"\x05Agent\x12@\n" +
 	"\x05Apply\x12\x1a.sr6.agent.v1.ApplyRequest\x1a\x1b.sr6.agent.v1.ApplyResponse\x12B\n" +
 	"\bGetState\x12\x1d.sr6.agent.v1.GetStateRequest\x1a\x17.sr6.agent.v1.NodeState\x12H\n" +
 	"\n" +
-	"WatchLinks\x12\x1f.sr6.agent.v1.WatchLinksRequest\x1a\x17.sr6.agent.v1.LinkEvent0\x01B,Z*github.com/sr6net/sr6/api/agent/v1;agentv1b\x06proto3"
+	"WatchLinks\x12\x1f.sr6.agent.v1.WatchLinksRequest\x1a\x17.sr6.agent.v1.LinkEvent0\x01\x12X\n" +
+	"\x11WatchMeasurements\x12&.sr6.agent.v1.WatchMeasurementsRequest\x1a\x19.sr6.agent.v1.Measurement0\x01B,Z*github.com/sr6net/sr6/api/agent/v1;agentv1b\x06proto3"
 
 var (
 	file_api_agent_v1_agent_proto_rawDescOnce sync.Once
@@ -869,42 +1194,50 @@ func file_api_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_api_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_api_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_api_agent_v1_agent_proto_goTypes = []any{
-	(Mode)(0),                 // 0: sr6.agent.v1.Mode
-	(*SteeringRoute)(nil),     // 1: sr6.agent.v1.SteeringRoute
-	(*LocalSID)(nil),          // 2: sr6.agent.v1.LocalSID
-	(*UnderlayRoute)(nil),     // 3: sr6.agent.v1.UnderlayRoute
-	(*DesiredState)(nil),      // 4: sr6.agent.v1.DesiredState
-	(*ApplyRequest)(nil),      // 5: sr6.agent.v1.ApplyRequest
-	(*ApplyResponse)(nil),     // 6: sr6.agent.v1.ApplyResponse
-	(*GetStateRequest)(nil),   // 7: sr6.agent.v1.GetStateRequest
-	(*Interface)(nil),         // 8: sr6.agent.v1.Interface
-	(*NodeState)(nil),         // 9: sr6.agent.v1.NodeState
-	(*WatchLinksRequest)(nil), // 10: sr6.agent.v1.WatchLinksRequest
-	(*LinkEvent)(nil),         // 11: sr6.agent.v1.LinkEvent
+	(Mode)(0),                        // 0: sr6.agent.v1.Mode
+	(*SteeringRoute)(nil),            // 1: sr6.agent.v1.SteeringRoute
+	(*LocalSID)(nil),                 // 2: sr6.agent.v1.LocalSID
+	(*UnderlayRoute)(nil),            // 3: sr6.agent.v1.UnderlayRoute
+	(*DesiredState)(nil),             // 4: sr6.agent.v1.DesiredState
+	(*PMConfig)(nil),                 // 5: sr6.agent.v1.PMConfig
+	(*PMList)(nil),                   // 6: sr6.agent.v1.PMList
+	(*ApplyRequest)(nil),             // 7: sr6.agent.v1.ApplyRequest
+	(*ApplyResponse)(nil),            // 8: sr6.agent.v1.ApplyResponse
+	(*GetStateRequest)(nil),          // 9: sr6.agent.v1.GetStateRequest
+	(*Interface)(nil),                // 10: sr6.agent.v1.Interface
+	(*NodeState)(nil),                // 11: sr6.agent.v1.NodeState
+	(*WatchLinksRequest)(nil),        // 12: sr6.agent.v1.WatchLinksRequest
+	(*LinkEvent)(nil),                // 13: sr6.agent.v1.LinkEvent
+	(*WatchMeasurementsRequest)(nil), // 14: sr6.agent.v1.WatchMeasurementsRequest
+	(*Measurement)(nil),              // 15: sr6.agent.v1.Measurement
 }
 var file_api_agent_v1_agent_proto_depIdxs = []int32{
 	0,  // 0: sr6.agent.v1.SteeringRoute.mode:type_name -> sr6.agent.v1.Mode
 	1,  // 1: sr6.agent.v1.DesiredState.steering:type_name -> sr6.agent.v1.SteeringRoute
 	2,  // 2: sr6.agent.v1.DesiredState.sids:type_name -> sr6.agent.v1.LocalSID
 	3,  // 3: sr6.agent.v1.DesiredState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
-	4,  // 4: sr6.agent.v1.ApplyRequest.state:type_name -> sr6.agent.v1.DesiredState
-	1,  // 5: sr6.agent.v1.NodeState.steering:type_name -> sr6.agent.v1.SteeringRoute
-	2,  // 6: sr6.agent.v1.NodeState.sids:type_name -> sr6.agent.v1.LocalSID
-	3,  // 7: sr6.agent.v1.NodeState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
-	8,  // 8: sr6.agent.v1.NodeState.interfaces:type_name -> sr6.agent.v1.Interface
-	5,  // 9: sr6.agent.v1.Agent.Apply:input_type -> sr6.agent.v1.ApplyRequest
-	7,  // 10: sr6.agent.v1.Agent.GetState:input_type -> sr6.agent.v1.GetStateRequest
-	10, // 11: sr6.agent.v1.Agent.WatchLinks:input_type -> sr6.agent.v1.WatchLinksRequest
-	6,  // 12: sr6.agent.v1.Agent.Apply:output_type -> sr6.agent.v1.ApplyResponse
-	9,  // 13: sr6.agent.v1.Agent.GetState:output_type -> sr6.agent.v1.NodeState
-	11, // 14: sr6.agent.v1.Agent.WatchLinks:output_type -> sr6.agent.v1.LinkEvent
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	5,  // 4: sr6.agent.v1.DesiredState.pm:type_name -> sr6.agent.v1.PMConfig
+	6,  // 5: sr6.agent.v1.PMConfig.lists:type_name -> sr6.agent.v1.PMList
+	4,  // 6: sr6.agent.v1.ApplyRequest.state:type_name -> sr6.agent.v1.DesiredState
+	1,  // 7: sr6.agent.v1.NodeState.steering:type_name -> sr6.agent.v1.SteeringRoute
+	2,  // 8: sr6.agent.v1.NodeState.sids:type_name -> sr6.agent.v1.LocalSID
+	3,  // 9: sr6.agent.v1.NodeState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
+	10, // 10: sr6.agent.v1.NodeState.interfaces:type_name -> sr6.agent.v1.Interface
+	7,  // 11: sr6.agent.v1.Agent.Apply:input_type -> sr6.agent.v1.ApplyRequest
+	9,  // 12: sr6.agent.v1.Agent.GetState:input_type -> sr6.agent.v1.GetStateRequest
+	12, // 13: sr6.agent.v1.Agent.WatchLinks:input_type -> sr6.agent.v1.WatchLinksRequest
+	14, // 14: sr6.agent.v1.Agent.WatchMeasurements:input_type -> sr6.agent.v1.WatchMeasurementsRequest
+	8,  // 15: sr6.agent.v1.Agent.Apply:output_type -> sr6.agent.v1.ApplyResponse
+	11, // 16: sr6.agent.v1.Agent.GetState:output_type -> sr6.agent.v1.NodeState
+	13, // 17: sr6.agent.v1.Agent.WatchLinks:output_type -> sr6.agent.v1.LinkEvent
+	15, // 18: sr6.agent.v1.Agent.WatchMeasurements:output_type -> sr6.agent.v1.Measurement
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_api_agent_v1_agent_proto_init() }
@@ -918,7 +1251,7 @@ func file_api_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_agent_v1_agent_proto_rawDesc), len(file_api_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

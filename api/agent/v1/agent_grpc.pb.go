@@ -24,9 +24,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Agent_Apply_FullMethodName      = "/sr6.agent.v1.Agent/Apply"
-	Agent_GetState_FullMethodName   = "/sr6.agent.v1.Agent/GetState"
-	Agent_WatchLinks_FullMethodName = "/sr6.agent.v1.Agent/WatchLinks"
+	Agent_Apply_FullMethodName             = "/sr6.agent.v1.Agent/Apply"
+	Agent_GetState_FullMethodName          = "/sr6.agent.v1.Agent/GetState"
+	Agent_WatchLinks_FullMethodName        = "/sr6.agent.v1.Agent/WatchLinks"
+	Agent_WatchMeasurements_FullMethodName = "/sr6.agent.v1.Agent/WatchMeasurements"
 )
 
 // AgentClient is the client API for Agent service.
@@ -42,6 +43,9 @@ type AgentClient interface {
 	// WatchLinks streams interface state: one snapshot event per interface
 	// first, then every change.
 	WatchLinks(ctx context.Context, in *WatchLinksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LinkEvent], error)
+	// WatchMeasurements streams the alternate-marking counts of every closed
+	// period, for the segment lists the desired state asks to measure.
+	WatchMeasurements(ctx context.Context, in *WatchMeasurementsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Measurement], error)
 }
 
 type agentClient struct {
@@ -91,6 +95,25 @@ func (c *agentClient) WatchLinks(ctx context.Context, in *WatchLinksRequest, opt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_WatchLinksClient = grpc.ServerStreamingClient[LinkEvent]
 
+func (c *agentClient) WatchMeasurements(ctx context.Context, in *WatchMeasurementsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Measurement], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[1], Agent_WatchMeasurements_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchMeasurementsRequest, Measurement]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchMeasurementsClient = grpc.ServerStreamingClient[Measurement]
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -104,6 +127,9 @@ type AgentServer interface {
 	// WatchLinks streams interface state: one snapshot event per interface
 	// first, then every change.
 	WatchLinks(*WatchLinksRequest, grpc.ServerStreamingServer[LinkEvent]) error
+	// WatchMeasurements streams the alternate-marking counts of every closed
+	// period, for the segment lists the desired state asks to measure.
+	WatchMeasurements(*WatchMeasurementsRequest, grpc.ServerStreamingServer[Measurement]) error
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -122,6 +148,9 @@ func (UnimplementedAgentServer) GetState(context.Context, *GetStateRequest) (*No
 }
 func (UnimplementedAgentServer) WatchLinks(*WatchLinksRequest, grpc.ServerStreamingServer[LinkEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchLinks not implemented")
+}
+func (UnimplementedAgentServer) WatchMeasurements(*WatchMeasurementsRequest, grpc.ServerStreamingServer[Measurement]) error {
+	return status.Error(codes.Unimplemented, "method WatchMeasurements not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -191,6 +220,17 @@ func _Agent_WatchLinks_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_WatchLinksServer = grpc.ServerStreamingServer[LinkEvent]
 
+func _Agent_WatchMeasurements_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchMeasurementsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServer).WatchMeasurements(m, &grpc.GenericServerStream[WatchMeasurementsRequest, Measurement]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchMeasurementsServer = grpc.ServerStreamingServer[Measurement]
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -211,6 +251,11 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchLinks",
 			Handler:       _Agent_WatchLinks_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchMeasurements",
+			Handler:       _Agent_WatchMeasurements_Handler,
 			ServerStreams: true,
 		},
 	},

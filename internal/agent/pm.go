@@ -1,0 +1,285 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/pm/marking"
+)
+
+// MinPeriod is the shortest color period: below it the guard time left for
+// packets in flight and clock skew gets too thin.
+const MinPeriod = time.Second
+
+// pmList is one registered segment list in one role.
+type pmList struct {
+	session, policy string
+	segs            []netip.Addr
+	headend         bool
+	since           time.Time // registration: periods starting earlier are incomplete
+}
+
+func (l pmList) key() string {
+	role := "tail"
+	if l.headend {
+		role = "headend"
+	}
+	parts := make([]string, len(l.segs))
+	for i, s := range l.segs {
+		parts[i] = s.String()
+	}
+	return role + " " + strings.Join(parts, ",")
+}
+
+// pm runs alternate marking on this node: it flips the headend's color at
+// every period boundary (wall clock, so all nodes agree on period numbers)
+// and, a guard time later, reads the closed color's counters and emits one
+// Measurement per list. The guard (half a period) covers packets still in
+// flight and clock skew between nodes: as long as both stay under it, a
+// period's packets are all counted in the period's color at both ends.
+type pm struct {
+	node string
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	head     *marking.Programs
+	tail     *marking.Programs
+	period   time.Duration
+	mask     uint32
+	lists    map[string]pmList
+	last     map[string]marking.Counter // list key + color -> last cumulative reading
+	stopLoop context.CancelFunc
+	subs     map[chan *agentv1.Measurement]struct{}
+}
+
+func newPM(node string, log *slog.Logger) *pm {
+	return &pm{node: node, log: log, lists: map[string]pmList{}, last: map[string]marking.Counter{},
+		subs: map[chan *agentv1.Measurement]struct{}{}}
+}
+
+// check validates a PM configuration; errors name the field.
+func checkPM(cfg *agentv1.PMConfig) ([]pmList, error) {
+	if cfg == nil || cfg.PeriodMs == 0 {
+		return nil, nil
+	}
+	if time.Duration(cfg.PeriodMs)*time.Millisecond < MinPeriod {
+		return nil, fieldErr("pm.period_ms", "%d is below the minimum of %d", cfg.PeriodMs, MinPeriod.Milliseconds())
+	}
+	if bits.OnesCount32(cfg.MarkMask) != 1 || cfg.MarkMask >= 1<<28 {
+		return nil, fieldErr("pm.mark_mask", "%#x must be one bit of the Traffic Class or Flow Label", cfg.MarkMask)
+	}
+	var out []pmList
+	for i, l := range cfg.Lists {
+		f := fmt.Sprintf("pm.lists[%d]", i)
+		segs, err := parseAddrs(f+".segments", l.Segments)
+		if err != nil {
+			return nil, err
+		}
+		if len(segs) == 0 || len(segs) > marking.MaxSegments {
+			return nil, fieldErr(f+".segments", "%d segments: measurable lists have 1 to %d", len(segs), marking.MaxSegments)
+		}
+		if l.Headend == l.Tail {
+			return nil, fieldErr(f, "exactly one of headend and tail must be set")
+		}
+		out = append(out, pmList{session: l.Session, policy: l.Policy, segs: segs, headend: l.Headend})
+	}
+	return out, nil
+}
+
+// apply makes the node measure what cfg says; nil or no lists stops.
+func (m *pm) apply(cfg *agentv1.PMConfig, lists []pmList) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(lists) == 0 {
+		m.stopLocked()
+		return nil
+	}
+	if m.head == nil {
+		if err := m.startLocked(); err != nil {
+			m.stopLocked()
+			return err
+		}
+	}
+	period := time.Duration(cfg.PeriodMs) * time.Millisecond
+	if period != m.period || cfg.MarkMask != m.mask {
+		m.period, m.mask = period, cfg.MarkMask
+		color := colorAt(time.Now(), period)
+		for _, p := range []*marking.Programs{m.head, m.tail} {
+			if err := p.Configure(m.mask, color); err != nil {
+				return err
+			}
+		}
+		if m.stopLoop != nil {
+			m.stopLoop()
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		m.stopLoop = cancel
+		go m.loop(ctx, period)
+	}
+	want := map[string]pmList{}
+	for _, l := range lists {
+		want[l.key()] = l
+	}
+	for k, l := range m.lists {
+		if _, ok := want[k]; !ok {
+			if err := m.programs(l).Unregister(l.segs); err != nil {
+				return err
+			}
+			delete(m.lists, k)
+			delete(m.last, k+" 0")
+			delete(m.last, k+" 1")
+		}
+	}
+	for k, l := range want {
+		if old, ok := m.lists[k]; ok {
+			old.session, old.policy = l.session, l.policy
+			m.lists[k] = old
+			continue
+		}
+		if err := m.programs(l).Register(l.segs, 1); err != nil {
+			return err
+		}
+		l.since = time.Now()
+		m.lists[k] = l
+	}
+	return nil
+}
+
+func (m *pm) programs(l pmList) *marking.Programs {
+	if l.headend {
+		return m.head
+	}
+	return m.tail
+}
+
+// startLocked loads the two programs and attaches them to every topology
+// interface: marking on egress, counting on ingress.
+func (m *pm) startLocked() error {
+	var err error
+	if m.head, err = marking.Load(); err != nil {
+		return err
+	}
+	if m.tail, err = marking.Load(); err != nil {
+		return err
+	}
+	ifcs, err := net.Interfaces()
+	if err != nil {
+		return err
+	}
+	for _, ifc := range ifcs {
+		if !watched(ifc.Name) {
+			continue
+		}
+		if err := m.head.Attach(ifc.Index, marking.Headend); err != nil {
+			return err
+		}
+		if err := m.tail.Attach(ifc.Index, marking.Tail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *pm) stopLocked() {
+	if m.stopLoop != nil {
+		m.stopLoop()
+		m.stopLoop = nil
+	}
+	for _, p := range []*marking.Programs{m.head, m.tail} {
+		if p != nil {
+			_ = p.Close()
+		}
+	}
+	m.head, m.tail, m.period, m.mask = nil, nil, 0, 0
+	m.lists = map[string]pmList{}
+	m.last = map[string]marking.Counter{}
+}
+
+// periodIndex numbers periods from the Unix epoch.
+func periodIndex(t time.Time, period time.Duration) int64 { return t.UnixNano() / int64(period) }
+
+func colorAt(t time.Time, period time.Duration) int { return int(periodIndex(t, period) % 2) }
+
+// loop flips the color at each boundary and reads the closed period after
+// the guard time.
+func (m *pm) loop(ctx context.Context, period time.Duration) {
+	guard := period / 2
+	for {
+		now := time.Now()
+		k := periodIndex(now, period)
+		boundary := time.Unix(0, (k+1)*int64(period))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(boundary)):
+		}
+		m.mu.Lock()
+		if m.head != nil {
+			if err := m.head.Configure(m.mask, int((k+1)%2)); err != nil {
+				m.log.Warn("flip color", "err", err)
+			}
+		}
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(boundary.Add(guard))):
+		}
+		m.emit(k, period)
+	}
+}
+
+// emit reads period k's color and sends one Measurement per list that was
+// registered for the whole period.
+func (m *pm) emit(k int64, period time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.head == nil {
+		return
+	}
+	start := time.Unix(0, k*int64(period))
+	color := int(k % 2)
+	for key, l := range m.lists {
+		c, err := m.programs(l).Read(l.segs, color)
+		if err != nil {
+			m.log.Warn("read counters", "list", key, "err", err)
+			continue
+		}
+		lastKey := fmt.Sprintf("%s %d", key, color)
+		prev := m.last[lastKey]
+		m.last[lastKey] = c
+		if l.since.After(start) {
+			continue // registered during the period: incomplete
+		}
+		ms := &agentv1.Measurement{Node: m.node, Session: l.session, Policy: l.policy, Segments: strs(l.segs),
+			Headend: l.headend, PeriodStartUnixMs: start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
+			Color: uint32(color), Packets: c.Packets - prev.Packets, Bytes: c.Bytes - prev.Bytes}
+		for ch := range m.subs {
+			select {
+			case ch <- ms:
+			default:
+				m.log.Warn("measurement subscriber too slow; record dropped", "list", key)
+			}
+		}
+	}
+}
+
+func (m *pm) subscribe() (chan *agentv1.Measurement, func()) {
+	ch := make(chan *agentv1.Measurement, 4096)
+	m.mu.Lock()
+	m.subs[ch] = struct{}{}
+	m.mu.Unlock()
+	return ch, func() {
+		m.mu.Lock()
+		delete(m.subs, ch)
+		m.mu.Unlock()
+	}
+}

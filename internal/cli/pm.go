@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sr6net/sr6/internal/controller"
+)
+
+func (a *app) pmCmd() *cobra.Command {
+	var cf controllerFlags
+	cmd := &cobra.Command{Use: "pm", Short: "Loss measurement sessions (alternate marking) of a controller"}
+	cf.register(cmd)
+	var s controller.Session
+	var period time.Duration
+	start := &cobra.Command{
+		Use:   "start NAME --policy POLICY [--period 1s]",
+		Short: "Measure a policy's loss, period by period",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cf)
+			if err != nil {
+				return err
+			}
+			s.Name, s.PeriodMs = args[0], uint32(period.Milliseconds())
+			v, err := c.StartSession(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "session %s measures policy %s every %s\n", v.Name, v.Policy, time.Duration(v.PeriodMs)*time.Millisecond)
+			return nil
+		},
+	}
+	start.Flags().StringVar(&s.Policy, "policy", "", "policy to measure")
+	start.Flags().DurationVar(&period, "period", time.Second, "color period (1s or more)")
+	_ = start.MarkFlagRequired("policy")
+	stop := &cobra.Command{
+		Use:   "stop NAME...",
+		Short: "Stop sessions",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cf)
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := c.StopSession(cmd.Context(), n); err != nil {
+					return fmt.Errorf("stop %s: %w", n, err)
+				}
+			}
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Sessions with their last period's loss",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client(cf)
+			if err != nil {
+				return err
+			}
+			vs, err := c.Sessions(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SESSION\tPOLICY\tPERIOD\tLAST PERIOD\tTX\tLOST")
+			for _, v := range vs {
+				last, tx, lost := "-", "-", "-"
+				if n := len(v.Results); n > 0 {
+					r := v.Results[n-1]
+					last, tx, lost = r.PeriodStart.Local().Format("15:04:05"), fmt.Sprint(r.TxPackets), fmt.Sprint(r.Lost)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Policy, time.Duration(v.PeriodMs)*time.Millisecond, last, tx, lost)
+			}
+			return tw.Flush()
+		},
+	}
+	var watch bool
+	var since time.Duration
+	show := &cobra.Command{
+		Use:   "show NAME [--since 1m] [--watch]",
+		Short: "A session's loss per period (and per segment list)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cf)
+			if err != nil {
+				return err
+			}
+			from := time.Now().Add(-since)
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PERIOD START\tSEGMENTS\tTX\tRX\tLOST\tLOSS")
+			seen := map[string]bool{}
+			for {
+				rs, err := c.Results(cmd.Context(), args[0], from, time.Time{})
+				if err != nil {
+					return err
+				}
+				for _, r := range rs {
+					k := r.PeriodStart.String() + strings.Join(r.Segments, ",")
+					if seen[k] {
+						continue
+					}
+					seen[k] = true
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.3f%%\n", r.PeriodStart.Local().Format("15:04:05.000"),
+						strings.Join(r.Segments, ","), r.TxPackets, r.RxPackets, r.Lost, 100*r.LossRatio)
+				}
+				if err := tw.Flush(); err != nil || !watch {
+					return err
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		},
+	}
+	show.Flags().BoolVarP(&watch, "watch", "w", false, "keep printing new periods")
+	show.Flags().DurationVar(&since, "since", 5*time.Minute, "how far back to start")
+	cmd.AddCommand(start, stop, list, show)
+	return cmd
+}

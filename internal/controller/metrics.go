@@ -1,0 +1,59 @@
+package controller
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics exposes policy states and loss measurements to Prometheus. It is
+// a collector reading the controller's state at scrape time, so nothing is
+// counted twice and nothing needs updating on the hot paths.
+type metrics struct {
+	c                        *Controller
+	policyUp, tx, lost, last *prometheus.Desc
+}
+
+func (c *Controller) metricsHandler() http.Handler {
+	m := &metrics{c: c,
+		policyUp: prometheus.NewDesc("sr6_policy_up", "1 if the policy has a path and is programmed, else 0.", []string{"policy"}, nil),
+		tx:       prometheus.NewDesc("sr6_pm_tx_packets_total", "Packets counted at the headend in measured periods.", []string{"session", "policy"}, nil),
+		lost:     prometheus.NewDesc("sr6_pm_lost_packets_total", "Packets lost between headend and tail (alternate marking).", []string{"session", "policy"}, nil),
+		last:     prometheus.NewDesc("sr6_pm_loss_ratio", "Loss ratio of the last measured period.", []string{"session", "policy"}, nil),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.policyUp
+	ch <- m.tx
+	ch <- m.lost
+	ch <- m.last
+}
+
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, v := range m.c.Policies() {
+		up := 0.0
+		if v.Status.State == "up" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(m.policyUp, prometheus.GaugeValue, up, v.Name)
+	}
+	for _, s := range m.c.Sessions() {
+		m.c.pm.mu.Lock()
+		t := m.c.pm.totals[s.Name]
+		var tx, lost uint64
+		if t != nil {
+			tx, lost = t[0], t[1]
+		}
+		m.c.pm.mu.Unlock()
+		ch <- prometheus.MustNewConstMetric(m.tx, prometheus.CounterValue, float64(tx), s.Name, s.Policy)
+		ch <- prometheus.MustNewConstMetric(m.lost, prometheus.CounterValue, float64(lost), s.Name, s.Policy)
+		if n := len(s.Results); n > 0 {
+			ch <- prometheus.MustNewConstMetric(m.last, prometheus.GaugeValue, s.Results[n-1].LossRatio, s.Name, s.Policy)
+		}
+	}
+}
