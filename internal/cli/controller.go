@@ -17,6 +17,7 @@ import (
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/pki"
+	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -26,6 +27,7 @@ func (a *app) controllerCmd() *cobra.Command {
 	var agentAddrs []string
 	var certs pki.Files
 	var plaintext bool
+	var busDir string
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the SRv6 controller: REST API, path computation, agents over gRPC",
@@ -45,10 +47,16 @@ func (a *app) controllerCmd() *cobra.Command {
 				if storeURL == "" {
 					storeURL = "bolt://" + filepath.Join(a.stateDir, labName, "controller.db")
 				}
+				if busDir == "" {
+					busDir = filepath.Join(a.stateDir, labName, "bus")
+				}
 			case topoFile != "":
 				nw, eps, err = topologyAgents(topoFile, agentAddrs, certs, plaintext)
 				if storeURL == "" {
 					storeURL = "bolt://sr6-controller.db"
+				}
+				if busDir == "" {
+					busDir = "sr6-bus"
 				}
 			default:
 				return usageError{errors.New("give --lab NAME or --topology FILE")}
@@ -73,6 +81,17 @@ func (a *app) controllerCmd() *cobra.Command {
 			if err := c.Load(ctx); err != nil {
 				return err
 			}
+			b, err := bus.OpenNATS(ctx, bus.NATSConfig{Dir: busDir})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			c.SetBus(b)
+			go func() {
+				if err := c.Process(ctx, b); err != nil {
+					a.log.Error("measurement processor", "err", err)
+				}
+			}()
 			return serve(ctx, a, c, agents, listen)
 		},
 	}
@@ -85,6 +104,7 @@ func (a *app) controllerCmd() *cobra.Command {
 	f.StringVar(&certs.Key, "key", "", "controller client key (PEM)")
 	f.BoolVar(&plaintext, "insecure", false, "talk to agents without TLS (trusted test networks only)")
 	f.StringVar(&listen, "listen", "127.0.0.1:7700", "REST API address")
+	f.StringVar(&busDir, "bus-dir", "", "storage of the embedded measurement bus (NATS JetStream; default: in the lab folder)")
 	f.StringVar(&storeURL, "store", "", "bolt:///path/file.db (default: in the lab folder) or etcd://host:port[,host:port]/prefix")
 	return cmd
 }

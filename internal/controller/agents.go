@@ -246,7 +246,16 @@ func (c *Controller) watchMeasurements(ctx context.Context, agents *Agents, node
 					break
 				}
 				backoff = 100 * time.Millisecond
-				c.Measurement(m)
+				c.mu.Lock()
+				b := c.bus
+				c.mu.Unlock()
+				if b == nil {
+					c.Measurement(m)
+					continue
+				}
+				if err := b.Publish(ctx, m); err != nil {
+					c.log.Warn("publish measurement", "node", node, "err", err)
+				}
 			}
 		}
 		select {

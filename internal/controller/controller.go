@@ -17,6 +17,7 @@ import (
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/pathcomp"
+	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 	"github.com/sr6net/sr6/internal/underlay"
@@ -68,6 +69,7 @@ type Controller struct {
 	sessions map[string]Session // loss-measurement sessions
 	markMask uint32             // header bit carrying the alternate-marking color
 	pm       *pmState
+	bus      bus.Bus // measurement records go through it when set
 
 	// writeMu serialises AddPolicy and DeletePolicy from the store write to
 	// the update in memory, so that two writes to one name take effect in
@@ -153,6 +155,9 @@ func (c *Controller) Load(ctx context.Context) error {
 		if err := json.Unmarshal(kv.Value, &s); err == nil {
 			c.sessions[s.Name] = s
 		}
+	}
+	if err := c.loadResults(ctx); err != nil {
+		return err
 	}
 	c.recomputeLocked()
 	return nil
@@ -671,6 +676,13 @@ func (c *Controller) Topology() TopologyView {
 		v.Links = append(v.Links, LinkView{LinkJSON: j.Links[i], Up: !c.down[l]})
 	}
 	return v
+}
+
+// SetBus routes measurement records through b (see Process).
+func (c *Controller) SetBus(b bus.Bus) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bus = b
 }
 
 // SetMarkMask chooses the IPv6 header bit carrying the color (see

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/store"
@@ -409,5 +410,39 @@ func TestDisjointFollowsTheOtherPath(t *testing.T) {
 	}
 	if path("a") != "r1>r3" {
 		t.Errorf("after a reload: a %s, want r1>r3", path("a"))
+	}
+}
+
+// TestRedeliveredMeasurementsCountOnce: the same halves delivered again (as
+// a bus does after a processor restart) give the same result, once.
+func TestRedeliveredMeasurementsCountOnce(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	head := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"}, Headend: true,
+		PeriodStartUnixMs: 5000, PeriodMs: 1000, Packets: 100}
+	tail := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"},
+		PeriodStartUnixMs: 5000, PeriodMs: 1000, Packets: 97}
+	acked := 0
+	ack := func() error { acked++; return nil }
+	for range 2 {
+		for _, m := range []*agentv1.Measurement{head, head, tail} {
+			if r, acks, ok := c.pm.add(m, ack); ok {
+				if r.Lost != 3 || r.TxPackets != 100 {
+					t.Errorf("result %+v", r)
+				}
+				for _, a := range acks {
+					_ = a()
+				}
+			}
+		}
+	}
+	rs := c.pm.query("s", time.Time{}, time.Time{})
+	if len(rs) != 1 {
+		t.Fatalf("%d results, want 1", len(rs))
+	}
+	if tot := c.pm.totals["s"]; tot[0] != 100 || tot[1] != 3 {
+		t.Errorf("totals tx %d lost %d, want 100 and 3 (not doubled)", tot[0], tot[1])
+	}
+	if acked != 6 {
+		t.Errorf("%d acknowledgements, want every delivered half acknowledged (6)", acked)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 )
 
@@ -43,38 +44,60 @@ type LossResult struct {
 type pmState struct {
 	mu        sync.Mutex
 	retention int
-	pending   map[string]*agentv1.Measurement // pairing key -> the half that came first
-	results   map[string][]LossResult         // session -> results, oldest first
-	subs      map[chan LossResult]string      // subscriber -> session ("" = all)
-	totals    map[string]*[2]uint64           // session -> tx, lost totals (Prometheus)
+	pending   map[string]half                  // pairing key -> the half that came first
+	results   map[string]map[string]LossResult // session -> result key -> result
+	subs      map[chan LossResult]string       // subscriber -> session ("" = all)
+	totals    map[string]*[2]uint64            // session -> tx, lost totals (Prometheus)
+}
+
+// half is one node's measurement waiting for the other end's, with the
+// acknowledgement that tells the bus it may forget it.
+type half struct {
+	m   *agentv1.Measurement
+	ack func() error
 }
 
 func newPMState(retention int) *pmState {
-	return &pmState{retention: retention, pending: map[string]*agentv1.Measurement{},
-		results: map[string][]LossResult{}, subs: map[chan LossResult]string{}, totals: map[string]*[2]uint64{}}
+	return &pmState{retention: retention, pending: map[string]half{},
+		results: map[string]map[string]LossResult{}, subs: map[chan LossResult]string{}, totals: map[string]*[2]uint64{}}
 }
 
 func pairKey(m *agentv1.Measurement) string {
 	return fmt.Sprintf("%s|%s|%d", m.Session, strings.Join(m.Segments, ","), m.PeriodStartUnixMs)
 }
 
+// resultKey orders a session's results by period, then segment list.
+func resultKey(r LossResult) string {
+	return fmt.Sprintf("%016d/%s", r.PeriodStart.UnixMilli(), strings.Join(r.Segments, ","))
+}
+
+func noAck() error { return nil }
+
 // add takes one node's measurement; when both halves of a period are in,
-// it records the result. Records are idempotent: a repeated half replaces
-// the earlier copy, so redelivery never double counts.
-func (s *pmState) add(m *agentv1.Measurement) (LossResult, bool) {
+// it returns the result and the acknowledgements of both halves, to call
+// once the result is stored. A half seen again (redelivered) replaces the
+// waiting copy, and a result seen again replaces the recorded one without
+// counting twice, so at-least-once delivery never double counts.
+func (s *pmState) add(m *agentv1.Measurement, ack func() error) (LossResult, []func() error, bool) {
+	if ack == nil {
+		ack = noAck
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := pairKey(m)
 	other, ok := s.pending[k]
-	if !ok || other.Headend == m.Headend {
-		s.pending[k] = m
-		s.gcLocked(m.PeriodStartUnixMs, m.PeriodMs)
-		return LossResult{}, false
+	if !ok || other.m.Headend == m.Headend {
+		if ok {
+			_ = other.ack() // a redelivered copy replaces it
+		}
+		s.pending[k] = half{m: m, ack: ack}
+		s.gcLocked(m.PeriodStartUnixMs)
+		return LossResult{}, nil, false
 	}
 	delete(s.pending, k)
-	tx, rx := m, other
+	tx, rx := m, other.m
 	if !m.Headend {
-		tx, rx = other, m
+		tx, rx = other.m, m
 	}
 	r := LossResult{Session: m.Session, Policy: m.Policy, Segments: m.Segments,
 		PeriodStart: time.UnixMilli(m.PeriodStartUnixMs).UTC(), PeriodMs: m.PeriodMs,
@@ -82,19 +105,39 @@ func (s *pmState) add(m *agentv1.Measurement) (LossResult, bool) {
 	if tx.Packets > 0 {
 		r.LossRatio = float64(r.Lost) / float64(tx.Packets)
 	}
-	list := append(s.results[m.Session], r)
-	if len(list) > s.retention {
-		list = list[len(list)-s.retention:]
+	s.recordLocked(r)
+	return r, []func() error{ack, other.ack}, true
+}
+
+// recordLocked keeps r (replacing an equal key) and tells subscribers.
+func (s *pmState) recordLocked(r LossResult) {
+	byKey := s.results[r.Session]
+	if byKey == nil {
+		byKey = map[string]LossResult{}
+		s.results[r.Session] = byKey
 	}
-	s.results[m.Session] = list
-	t := s.totals[m.Session]
-	if t == nil {
-		t = &[2]uint64{}
-		s.totals[m.Session] = t
+	k := resultKey(r)
+	if _, seen := byKey[k]; !seen {
+		t := s.totals[r.Session]
+		if t == nil {
+			t = &[2]uint64{}
+			s.totals[r.Session] = t
+		}
+		t[0] += r.TxPackets
+		if r.Lost > 0 {
+			t[1] += uint64(r.Lost)
+		}
 	}
-	t[0] += tx.Packets
-	if r.Lost > 0 {
-		t[1] += uint64(r.Lost)
+	byKey[k] = r
+	if len(byKey) > s.retention {
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, old := range keys[:len(keys)-s.retention] {
+			delete(byKey, old)
+		}
 	}
 	for ch, want := range s.subs {
 		if want == "" || want == r.Session {
@@ -104,14 +147,14 @@ func (s *pmState) add(m *agentv1.Measurement) (LossResult, bool) {
 			}
 		}
 	}
-	return r, true
 }
 
-// gcLocked forgets halves whose other half is more than 10 periods late:
-// a node that was down or a list that changed.
-func (s *pmState) gcLocked(nowMs int64, periodMs uint32) {
-	for k, m := range s.pending {
-		if nowMs-m.PeriodStartUnixMs > 10*int64(periodMs) {
+// gcLocked forgets (and acknowledges) halves whose other half is more than
+// ten minutes late: a node that was down or a list that changed.
+func (s *pmState) gcLocked(nowMs int64) {
+	for k, h := range s.pending {
+		if nowMs-h.m.PeriodStartUnixMs > 10*60*1000 {
+			_ = h.ack()
 			delete(s.pending, k)
 		}
 	}
@@ -126,6 +169,7 @@ func (s *pmState) query(session string, from, to time.Time) []LossResult {
 			out = append(out, r)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return resultKey(out[i]) < resultKey(out[j]) })
 	return out
 }
 
@@ -148,11 +192,112 @@ func (s *pmState) forget(session string) {
 	delete(s.totals, session)
 }
 
-// Measurement feeds one agent measurement to the processor.
+// resultPrefix is where paired results are stored, one key per session,
+// period and segment list: storing a result again overwrites it.
+const resultPrefix = "pm/results/"
+
+// Measurement feeds one agent measurement to the processor directly (no
+// bus); see Process for the bus path.
 func (c *Controller) Measurement(m *agentv1.Measurement) {
-	if r, ok := c.pm.add(m); ok {
-		c.log.Debug("loss", "session", r.Session, "period", r.PeriodStart, "tx", r.TxPackets, "lost", r.Lost)
+	if r, acks, ok := c.pm.add(m, nil); ok {
+		c.persist(context.Background(), r)
+		for _, a := range acks {
+			_ = a()
+		}
 	}
+}
+
+func (c *Controller) persist(ctx context.Context, r LossResult) {
+	data, err := json.Marshal(r)
+	if err == nil {
+		_, err = c.store.Put(ctx, resultPrefix+r.Session+"/"+resultKey(r), data)
+	}
+	if err != nil {
+		c.log.Warn("store loss result", "session", r.Session, "err", err)
+	}
+}
+
+// Process consumes the bus until ctx ends: records are paired, each result
+// is stored, and only then are both halves acknowledged. A crash between
+// the two redelivers both halves, which pair again into the same result
+// under the same key: no record is lost or counted twice. Stores run on a
+// few goroutines so that the store can group them.
+func (c *Controller) Process(ctx context.Context, b bus.Bus) error {
+	type job struct {
+		r    LossResult
+		acks []func() error
+	}
+	jobs := make(chan job, 8192)
+	done := make(chan struct{})
+	// One writer stores results in batches (up to 1,000, or what arrived in
+	// 5 ms): one commit each, then the acknowledgements.
+	go func() {
+		defer close(done)
+		var batch []job
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			kvs := make([]store.KV, 0, len(batch))
+			for _, j := range batch {
+				data, _ := json.Marshal(j.r)
+				kvs = append(kvs, store.KV{Key: resultPrefix + j.r.Session + "/" + resultKey(j.r), Value: data})
+			}
+			if err := c.store.PutMany(context.WithoutCancel(ctx), kvs); err != nil {
+				// Not acknowledged: the bus delivers them again.
+				c.log.Warn("store loss results", "n", len(kvs), "err", err)
+			} else {
+				for _, j := range batch {
+					for _, a := range j.acks {
+						_ = a()
+					}
+				}
+			}
+			batch = batch[:0]
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case j, ok := <-jobs:
+				if !ok {
+					flush()
+					return
+				}
+				batch = append(batch, j)
+				if len(batch) >= 1000 {
+					flush()
+				}
+			case <-tick.C:
+				flush()
+			}
+		}
+	}()
+	err := b.Consume(ctx, func(msg bus.Message) {
+		if r, acks, ok := c.pm.add(msg.Record, msg.Ack); ok {
+			jobs <- job{r, acks}
+		}
+	})
+	close(jobs)
+	<-done
+	return err
+}
+
+// loadResults reads stored results back (after a restart).
+func (c *Controller) loadResults(ctx context.Context) error {
+	kvs, err := c.store.List(ctx, resultPrefix)
+	if err != nil {
+		return fmt.Errorf("load loss results: %w", err)
+	}
+	c.pm.mu.Lock()
+	defer c.pm.mu.Unlock()
+	for _, kv := range kvs {
+		var r LossResult
+		if json.Unmarshal(kv.Value, &r) == nil {
+			c.pm.recordLocked(r)
+		}
+	}
+	return nil
 }
 
 // pmListsLocked is what router node measures for the active sessions: the
@@ -255,6 +400,11 @@ func (c *Controller) StopSession(ctx context.Context, name string) error {
 	c.rebuildLocked(c.routers)
 	c.mu.Unlock()
 	c.pm.forget(name)
+	if kvs, err := c.store.List(ctx, resultPrefix+name+"/"); err == nil {
+		for _, kv := range kvs {
+			_ = c.store.Delete(ctx, kv.Key)
+		}
+	}
 	return nil
 }
 
@@ -282,4 +432,3 @@ func (c *Controller) Sessions() []SessionView {
 	}
 	return out
 }
-

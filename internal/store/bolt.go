@@ -296,6 +296,56 @@ func (b *Bolt) write(ctx context.Context, key string, fn func(*bbolt.Bucket) (Ev
 	return ev.KV.Revision, nil
 }
 
+// PutMany implements Store in one write transaction; watchers get the
+// events in revision order.
+func (b *Bolt) PutMany(ctx context.Context, kvs []KV) error {
+	for _, kv := range kvs {
+		if err := checkKey(kv.Key); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	var evs []Event
+	err := b.db.Update(func(tx *bbolt.Tx) error {
+		evs = evs[:0]
+		bk := tx.Bucket([]byte(bucketName))
+		for _, kv := range kvs {
+			ev, err := put(bk, kv.Key, kv.Value)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return b.wrapClosed(err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ev := range evs {
+		b.pending[uint64(ev.KV.Revision)] = ev
+	}
+	for {
+		e, ok := b.pending[b.next]
+		if !ok {
+			break
+		}
+		delete(b.pending, b.next)
+		b.next++
+		b.publish(e)
+	}
+	return nil
+}
+
 // publish sends ev to each watcher of its key without blocking; b.mu held.
 func (b *Bolt) publish(ev Event) {
 	for s := range b.subs {

@@ -128,6 +128,32 @@ func (e *Etcd) List(ctx context.Context, prefix string) ([]KV, error) {
 	return out, nil
 }
 
+// putManyChunk keeps each transaction under etcd's default limit of 128
+// operations per transaction.
+const putManyChunk = 100
+
+// PutMany implements Store with one transaction per putManyChunk keys.
+func (e *Etcd) PutMany(ctx context.Context, kvs []KV) error {
+	for _, kv := range kvs {
+		if err := checkKey(kv.Key); err != nil {
+			return fmt.Errorf("etcd put: %w", err)
+		}
+	}
+	if e.closed.Load() {
+		return fmt.Errorf("etcd put: %w", ErrClosed)
+	}
+	for i := 0; i < len(kvs); i += putManyChunk {
+		var ops []clientv3.Op
+		for _, kv := range kvs[i:min(i+putManyChunk, len(kvs))] {
+			ops = append(ops, clientv3.OpPut(kv.Key, string(kv.Value)))
+		}
+		if _, err := e.kv.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("etcd put %d keys: %w", len(ops), err)
+		}
+	}
+	return nil
+}
+
 func (e *Etcd) Put(ctx context.Context, key string, value []byte) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, fmt.Errorf("etcd put: %w", err)

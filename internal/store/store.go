@@ -70,6 +70,10 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]KV, error)
 	// Put sets the key and returns the write's revision.
 	Put(ctx context.Context, key string, value []byte) (int64, error)
+	// PutMany writes several keys at once (one transaction in bbolt,
+	// transactions of putManyChunk keys in etcd) and returns once they are
+	// durable: bulk writers pay one commit, not one per key.
+	PutMany(ctx context.Context, kvs []KV) error
 	// Create sets the key only if it is missing, atomically; otherwise it
 	// returns an error wrapping ErrExists.
 	Create(ctx context.Context, key string, value []byte) (int64, error)

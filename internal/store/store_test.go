@@ -22,6 +22,36 @@ const eventTimeout = 10 * time.Second
 func testStore(t *testing.T, s Store) {
 	ctx := t.Context()
 
+	t.Run("PutMany", func(t *testing.T) {
+		var kvs []KV
+		for i := 0; i < 250; i++ { // more than one etcd transaction
+			kvs = append(kvs, KV{Key: fmt.Sprintf("many/%03d", i), Value: []byte(fmt.Sprint(i))})
+		}
+		w, err := s.Watch(ctx, "many/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutMany(ctx, kvs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.List(ctx, "many/")
+		if err != nil || len(got) != 250 || string(got[249].Value) != "249" {
+			t.Fatalf("List after PutMany: %d keys, %v", len(got), err)
+		}
+		var last int64
+		for i := 0; i < 250; i++ {
+			ev := <-w
+			// One etcd transaction is one revision: never decreasing.
+			if ev.KV.Revision < last {
+				t.Fatalf("event %d revision %d after %d: out of order", i, ev.KV.Revision, last)
+			}
+			last = ev.KV.Revision
+		}
+		if err := s.PutMany(ctx, []KV{{Key: "", Value: nil}}); err == nil {
+			t.Error("PutMany accepted an empty key")
+		}
+	})
+
 	t.Run("Missing", func(t *testing.T) {
 		if _, err := s.Get(ctx, "missing/a"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get missing: err %v, want ErrNotFound", err)
