@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/sr6net/sr6/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test unit lint fuzz demo bench bench-lab bench-controller bpf proto clean
+.PHONY: all build test unit lint fuzz demo bench bench-lab bench-controller bench-pm bpf proto clean
 
 all: build
 
@@ -42,11 +42,16 @@ fuzz:
 demo: build
 	./scripts/demo.sh
 
-bench: bench-lab bench-controller
+bench: bench-lab bench-controller bench-pm
 
 ## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
 bench-lab: build
 	./$(BIN) bench lab --sizes 10,50,100 --repeat 3
+
+## bench-pm: loss measurement: iperf3 overhead of the counting programs, single-drop detection time, pipeline ingest
+bench-pm: build
+	./$(BIN) bench pm --rounds 5
+	$(GO) test -run '^$$' -bench Pipeline -benchtime 100000x ./internal/controller/
 
 ## bpf: regenerate the eBPF objects from their C sources (needs clang and libbpf-dev)
 bpf:

@@ -144,7 +144,7 @@ func (m *pm) apply(cfg *agentv1.PMConfig, lists []pmList) error {
 			m.lists[k] = old
 			continue
 		}
-		if err := m.programs(l).Register(l.segs, 1); err != nil {
+		if err := m.programs(l).Register(l.segs); err != nil {
 			return err
 		}
 		l.since = time.Now()

@@ -71,6 +71,28 @@ func (a *app) benchCmd() *cobra.Command {
 	}
 	ctrlCmd.Flags().IntVar(&paths, "paths", 500, "paths per CSPF measurement")
 	ctrlCmd.Flags().IntVar(&policies, "policies", 1000, "policies to provision")
-	cmd.AddCommand(labCmd, ctrlCmd)
+	var rounds int
+	pmCmd := &cobra.Command{
+		Use:   "pm",
+		Short: "Loss measurement: throughput overhead (iperf3), single-drop detection time, pipeline ingest, beside their goals",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := os.MkdirTemp("", "sr6-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if err := os.Chmod(dir, 0o755); err != nil {
+				return err
+			}
+			rs, err := bench.PM(cmd.Context(), dir, rounds)
+			if err != nil {
+				return err
+			}
+			return bench.PrintController(a.out, rs)
+		},
+	}
+	pmCmd.Flags().IntVar(&rounds, "rounds", 3, "iperf3 runs with and without the programs")
+	cmd.AddCommand(labCmd, ctrlCmd, pmCmd)
 	return cmd
 }

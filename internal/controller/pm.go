@@ -129,7 +129,9 @@ func (s *pmState) recordLocked(r LossResult) {
 		}
 	}
 	byKey[k] = r
-	if len(byKey) > s.retention {
+	// Trim in bulk, a quarter over the limit, so that keeping the newest
+	// results costs a sort now and then, not one per result.
+	if len(byKey) > s.retention+s.retention/4 {
 		keys := make([]string, 0, len(byKey))
 		for k := range byKey {
 			keys = append(keys, k)

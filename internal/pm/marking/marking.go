@@ -109,14 +109,16 @@ func seglist(segs []netip.Addr) (markingSeglist, error) {
 }
 
 // Register starts measuring the policy with segment list segs (path order,
-// as installed by the headend; for H.Insert include the reserved last
-// slot's destination as the kernel writes it).
-func (p *Programs) Register(segs []netip.Addr, id uint32) error {
+// as installed by the headend), with counters at zero; registering again
+// keeps the counters.
+func (p *Programs) Register(segs []netip.Addr) error {
 	l, err := seglist(segs)
 	if err != nil {
 		return err
 	}
-	if err := p.objs.Policies.Put(&l, id); err != nil {
+	// A per-CPU entry takes one (zero) value per possible CPU.
+	zero := make([]markingCounters, ebpf.MustPossibleCPU())
+	if err := p.objs.Policies.Update(&l, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
 		return fmt.Errorf("register %v: %w", segs, err)
 	}
 	return nil
@@ -131,12 +133,6 @@ func (p *Programs) Unregister(segs []netip.Addr) error {
 	if err := p.objs.Policies.Delete(&l); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unregister %v: %w", segs, err)
 	}
-	for color := uint32(0); color < 2; color++ {
-		key := markingCounterKey{List: l, Color: color}
-		if err := p.objs.Counters.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("unregister %v: %w", segs, err)
-		}
-	}
 	return nil
 }
 
@@ -146,9 +142,8 @@ func (p *Programs) Read(segs []netip.Addr, color int) (Counter, error) {
 	if err != nil {
 		return Counter{}, err
 	}
-	key := markingCounterKey{List: l, Color: uint32(color & 1)}
-	var perCPU []markingCounter
-	if err := p.objs.Counters.Lookup(&key, &perCPU); err != nil {
+	var perCPU []markingCounters
+	if err := p.objs.Policies.Lookup(&l, &perCPU); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return Counter{}, nil
 		}
@@ -156,8 +151,8 @@ func (p *Programs) Read(segs []netip.Addr, color int) (Counter, error) {
 	}
 	var c Counter
 	for _, v := range perCPU {
-		c.Packets += v.Packets
-		c.Bytes += v.Bytes
+		c.Packets += v.Color[color&1].Packets
+		c.Bytes += v.Color[color&1].Bytes
 	}
 	return c, nil
 }

@@ -19,10 +19,9 @@ type markingCounter struct {
 	Bytes   uint64
 }
 
-type markingCounterKey struct {
+type markingCounters struct {
 	_     structs.HostLayout
-	List  markingSeglist
-	Color uint32
+	Color [2]markingCounter
 }
 
 type markingPmConfig struct {
@@ -42,7 +41,6 @@ type markingSeglist struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	markingMapConfig   = "config"
-	markingMapCounters = "counters"
 	markingMapPolicies = "policies"
 	markingProgPmCount = "pm_count"
 	markingProgPmMark  = "pm_mark"
@@ -99,7 +97,6 @@ type markingProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type markingMapSpecs struct {
 	Config   *ebpf.MapSpec `ebpf:"config"`
-	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Policies *ebpf.MapSpec `ebpf:"policies"`
 }
 
@@ -130,14 +127,12 @@ func (o *markingObjects) Close() error {
 // It can be passed to loadMarkingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type markingMaps struct {
 	Config   *ebpf.Map `ebpf:"config"`
-	Counters *ebpf.Map `ebpf:"counters"`
 	Policies *ebpf.Map `ebpf:"policies"`
 }
 
 func (m *markingMaps) Close() error {
 	return _MarkingClose(
 		m.Config,
-		m.Counters,
 		m.Policies,
 	)
 }

@@ -217,7 +217,7 @@ func TestLossIsExact(t *testing.T) {
 		if err := p.Configure(mask, 1); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Register(segs, 7); err != nil {
+		if err := p.Register(segs); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,14 +30,15 @@ struct seglist {
 	__u8 segs[MAX_SEGS][16];
 };
 
-struct counter_key {
-	struct seglist list;
-	__u32 color;
-};
-
 struct counter {
 	__u64 packets;
 	__u64 bytes;
+};
+
+// One entry per registered list: its counters, per color. Registration is
+// the entry's existence, so a packet costs one lookup.
+struct counters {
+	struct counter color[2];
 };
 
 struct pm_config {
@@ -53,18 +54,11 @@ struct {
 } config SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct seglist);
-	__type(value, __u32);
+	__type(value, struct counters);
 } policies SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct counter_key);
-	__type(value, struct counter);
-} counters SEC(".maps");
 
 struct srh {
 	__u8 nexthdr;
@@ -77,62 +71,80 @@ struct srh {
 };
 
 // parse reads the outer IPv6 header's first word and the SRH segment list
-// into key (zeroed beyond n, so equal lists give equal keys).
-static __always_inline int parse(struct __sk_buff *skb, struct counter_key *key, __u32 *word, __u8 *left)
+// into list (zeroed beyond n, so equal lists give equal keys). It reads the
+// packet directly when the headers are in its linear part, as they are for
+// locally built and forwarded packets, and through bpf_skb_load_bytes
+// otherwise.
+static __always_inline int parse(struct __sk_buff *skb, struct seglist *list, __u32 *word, __u8 *left)
 {
 	if (skb->protocol != bpf_htons(ETH_P_IPV6))
 		return -1;
-	__u8 ip6[IPV6_HLEN];
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, ip6, sizeof(ip6)))
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u8 *ip6 = data + ETH_HLEN;
+	struct srh *srh = (void *)(ip6 + IPV6_HLEN);
+	if ((void *)(srh + 1) <= end) {
+		if (ip6[6] != NEXTHDR_ROUTING || srh->type != SRH_TYPE || srh->last_entry >= MAX_SEGS)
+			return -1;
+		__u32 n = srh->last_entry + 1;
+		__u8 *seg = (__u8 *)(srh + 1);
+		list->n = n;
+		for (int i = 0; i < MAX_SEGS; i++) {
+			if (i >= n)
+				break;
+			if ((void *)(seg + 16) > end)
+				goto slow;
+			__builtin_memcpy(list->segs[i], seg, 16);
+			seg += 16;
+		}
+		__builtin_memcpy(word, ip6, 4);
+		*left = srh->segments_left;
+		return 0;
+	}
+slow:;
+	__u8 hdr[IPV6_HLEN];
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, hdr, sizeof(hdr)))
 		return -1;
-	if (ip6[6] != NEXTHDR_ROUTING)
+	if (hdr[6] != NEXTHDR_ROUTING)
 		return -1;
-	struct srh srh;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + IPV6_HLEN, &srh, sizeof(srh)))
+	struct srh s;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + IPV6_HLEN, &s, sizeof(s)))
 		return -1;
-	if (srh.type != SRH_TYPE || srh.last_entry >= MAX_SEGS)
+	if (s.type != SRH_TYPE || s.last_entry >= MAX_SEGS)
 		return -1;
-	__u32 n = srh.last_entry + 1;
-	key->list.n = n;
+	__u32 n = s.last_entry + 1;
+	list->n = n;
 	for (int i = 0; i < MAX_SEGS; i++) {
 		if (i >= n)
 			break;
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + IPV6_HLEN + sizeof(srh) + i * 16, key->list.segs[i], 16))
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + IPV6_HLEN + sizeof(s) + i * 16, list->segs[i], 16))
 			return -1;
 	}
-	__builtin_memcpy(word, ip6, 4);
-	*left = srh.segments_left;
+	__builtin_memcpy(word, hdr, 4);
+	*left = s.segments_left;
 	return 0;
 }
 
-static __always_inline void count(struct counter_key *key, __u32 len)
+// count adds one skb to a color: as many packets as the wire will carry
+// (a GSO skb is segmented after tc egress, and a GRO skb was merged before
+// tc ingress), so headend and tail agree whatever the offloads do.
+static __always_inline void count(struct counters *c, __u32 color, struct __sk_buff *skb)
 {
-	struct counter *c = bpf_map_lookup_elem(&counters, key);
-	if (c) {
-		c->packets++;
-		c->bytes += len;
-		return;
-	}
-	struct counter first = {.packets = 1, .bytes = len};
-	if (!bpf_map_update_elem(&counters, key, &first, BPF_NOEXIST))
-		return;
-	// Another CPU created the entry first; this CPU's slot in it is ours.
-	c = bpf_map_lookup_elem(&counters, key);
-	if (c) {
-		c->packets++;
-		c->bytes += len;
-	}
+	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
+	c->color[color & 1].packets += segs;
+	c->color[color & 1].bytes += skb->len;
 }
 
 SEC("tc")
 int pm_mark(struct __sk_buff *skb)
 {
-	struct counter_key key = {};
+	struct seglist list = {};
 	__u32 word;
 	__u8 left;
-	if (parse(skb, &key, &word, &left))
+	if (parse(skb, &list, &word, &left))
 		return TC_ACT_OK;
-	if (!bpf_map_lookup_elem(&policies, &key.list))
+	struct counters *c = bpf_map_lookup_elem(&policies, &list);
+	if (!c)
 		return TC_ACT_OK;
 	__u32 zero = 0;
 	struct pm_config *cfg = bpf_map_lookup_elem(&config, &zero);
@@ -146,27 +158,26 @@ int pm_mark(struct __sk_buff *skb)
 	word = bpf_htonl(host);
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, &word, sizeof(word), 0))
 		return TC_ACT_OK;
-	key.color = cfg->color ? 1 : 0;
-	count(&key, skb->len);
+	count(c, cfg->color, skb);
 	return TC_ACT_OK;
 }
 
 SEC("tc")
 int pm_count(struct __sk_buff *skb)
 {
-	struct counter_key key = {};
+	struct seglist list = {};
 	__u32 word;
 	__u8 left;
-	if (parse(skb, &key, &word, &left) || left != 0)
+	if (parse(skb, &list, &word, &left) || left != 0)
 		return TC_ACT_OK;
-	if (!bpf_map_lookup_elem(&policies, &key.list))
+	struct counters *c = bpf_map_lookup_elem(&policies, &list);
+	if (!c)
 		return TC_ACT_OK;
 	__u32 zero = 0;
 	struct pm_config *cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg || !cfg->mask)
 		return TC_ACT_OK;
-	key.color = (bpf_ntohl(word) & cfg->mask) ? 1 : 0;
-	count(&key, skb->len);
+	count(c, (bpf_ntohl(word) & cfg->mask) ? 1 : 0, skb);
 	return TC_ACT_OK;
 }
 
