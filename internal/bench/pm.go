@@ -175,7 +175,7 @@ func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	st, err := store.OpenBolt(filepath.Join(dir+"-store.db"))
+	st, err := store.OpenBolt(filepath.Join(dir + "-store.db"))
 	if err != nil {
 		return 0, err
 	}
