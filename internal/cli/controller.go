@@ -27,7 +27,7 @@ func (a *app) controllerCmd() *cobra.Command {
 	var agentAddrs []string
 	var certs pki.Files
 	var plaintext bool
-	var busDir string
+	var busDir, busURL string
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the SRv6 controller: REST API, path computation, agents over gRPC",
@@ -81,7 +81,7 @@ func (a *app) controllerCmd() *cobra.Command {
 			if err := c.Load(ctx); err != nil {
 				return err
 			}
-			b, err := bus.OpenNATS(ctx, bus.NATSConfig{Dir: busDir})
+			b, err := openBus(ctx, busURL, busDir)
 			if err != nil {
 				return err
 			}
@@ -104,9 +104,24 @@ func (a *app) controllerCmd() *cobra.Command {
 	f.StringVar(&certs.Key, "key", "", "controller client key (PEM)")
 	f.BoolVar(&plaintext, "insecure", false, "talk to agents without TLS (trusted test networks only)")
 	f.StringVar(&listen, "listen", "127.0.0.1:7700", "REST API address")
+	f.StringVar(&busURL, "bus", "", "measurement bus: empty for the embedded NATS JetStream, or kafka://broker:9092[,broker...]/topic")
 	f.StringVar(&busDir, "bus-dir", "", "storage of the embedded measurement bus (NATS JetStream; default: in the lab folder)")
 	f.StringVar(&storeURL, "store", "", "bolt:///path/file.db (default: in the lab folder) or etcd://host:port[,host:port]/prefix")
 	return cmd
+}
+
+// openBus opens the measurement bus: the embedded NATS JetStream server in
+// dir, or the Kafka cluster a kafka:// URL names.
+func openBus(ctx context.Context, url, dir string) (bus.Bus, error) {
+	if url == "" {
+		return bus.OpenNATS(ctx, bus.NATSConfig{Dir: dir})
+	}
+	rest, ok := strings.CutPrefix(url, "kafka://")
+	hosts, topic, _ := strings.Cut(rest, "/")
+	if !ok || hosts == "" || topic == "" {
+		return nil, usageError{fmt.Errorf("--bus %q: write kafka://host:port[,host:port]/topic, or leave it empty for the embedded bus", url)}
+	}
+	return bus.OpenKafka(ctx, strings.Split(hosts, ","), topic, "sr6-controller")
 }
 
 func (a *app) labAgents(name string) (*topo.Network, []controller.AgentEndpoint, error) {
