@@ -11,8 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/pm/marking"
+	"github.com/sr6net/sr6/internal/pm/stamp"
 )
 
 // MinPeriod is the shortest color period: below it the guard time left for
@@ -58,11 +62,15 @@ type pm struct {
 	last     map[string]marking.Counter // list key + color -> last cumulative reading
 	stopLoop context.CancelFunc
 	subs     map[chan *agentv1.Measurement]struct{}
+
+	probe       netip.Addr         // this node's STAMP reflector address
+	stopReflect context.CancelFunc // the running reflector
+	senders     map[string]context.CancelFunc
 }
 
 func newPM(node string, log *slog.Logger) *pm {
 	return &pm{node: node, log: log, lists: map[string]pmList{}, last: map[string]marking.Counter{},
-		subs: map[chan *agentv1.Measurement]struct{}{}}
+		subs: map[chan *agentv1.Measurement]struct{}{}, senders: map[string]context.CancelFunc{}}
 }
 
 // check validates a PM configuration; errors name the field.
@@ -98,6 +106,9 @@ func checkPM(cfg *agentv1.PMConfig) ([]pmList, error) {
 func (m *pm) apply(cfg *agentv1.PMConfig, lists []pmList) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.applyDelayLocked(cfg); err != nil {
+		return err
+	}
 	if len(lists) == 0 {
 		m.stopLocked()
 		return nil
@@ -256,8 +267,12 @@ func (m *pm) emit(k int64, period time.Duration) {
 		lastKey := fmt.Sprintf("%s %d", key, color)
 		prev := m.last[lastKey]
 		m.last[lastKey] = c
-		if l.since.After(start) {
-			continue // registered during the period: incomplete
+		// Skip periods until the list has been registered for a whole
+		// period before this one: until then, at a tail, packets the
+		// headend sent before it registered arrive unmarked and would count
+		// as color 0. (Nodes must register within a period of each other.)
+		if l.since.After(start.Add(-period)) {
+			continue
 		}
 		ms := &agentv1.Measurement{Node: m.node, Session: l.session, Policy: l.policy, Segments: strs(l.segs),
 			Headend: l.headend, PeriodStartUnixMs: start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
@@ -280,6 +295,143 @@ func (m *pm) subscribe() (chan *agentv1.Measurement, func()) {
 	return ch, func() {
 		m.mu.Lock()
 		delete(m.subs, ch)
+		m.mu.Unlock()
+	}
+}
+
+// stampPort is STAMP's registered UDP port.
+const stampPort = 862
+
+// applyDelayLocked runs this node's STAMP reflector on its probe address
+// and one sender per delay session it heads.
+func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
+	var probe netip.Addr
+	if cfg != nil && cfg.ProbeAddr != "" {
+		a, err := netip.ParseAddr(cfg.ProbeAddr)
+		if err != nil {
+			return fieldErr("pm.probe_addr", "%q is not an IP address", cfg.ProbeAddr)
+		}
+		probe = a
+	}
+	if probe != m.probe {
+		if m.stopReflect != nil {
+			m.stopReflect()
+			m.stopReflect = nil
+		}
+		m.probe = probe
+		if probe.IsValid() {
+			if err := addProbeAddr(probe); err != nil {
+				return err
+			}
+			conn, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(probe, stampPort)))
+			if err != nil {
+				return fmt.Errorf("STAMP reflector on %s: %w", probe, err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			m.stopReflect = cancel
+			refl := stamp.NewReflector(stamp.ReflectorConfig{Mode: stamp.Stateful, Log: m.log})
+			go func() {
+				defer conn.Close()
+				if err := refl.Serve(ctx, conn); err != nil {
+					m.log.Warn("STAMP reflector", "err", err)
+				}
+			}()
+		}
+	}
+	want := map[string]*agentv1.PMDelay{}
+	if cfg != nil {
+		for _, d := range cfg.Delays {
+			want[d.Session+"|"+d.Target] = d
+		}
+	}
+	for k, stop := range m.senders {
+		if _, ok := want[k]; !ok {
+			stop()
+			delete(m.senders, k)
+		}
+	}
+	for k, d := range want {
+		if _, ok := m.senders[k]; ok {
+			continue
+		}
+		target, err := netip.ParseAddr(d.Target)
+		if err != nil {
+			return fieldErr("pm.delays.target", "%q is not an IP address", d.Target)
+		}
+		if !m.probe.IsValid() {
+			return fieldErr("pm.probe_addr", "missing: a STAMP sender needs the node's probe address")
+		}
+		period := time.Duration(cfg.PeriodMs) * time.Millisecond
+		if period < MinPeriod {
+			period = MinPeriod
+		}
+		interval := time.Duration(d.IntervalMs) * time.Millisecond
+		sender, err := stamp.NewSender(stamp.SenderConfig{
+			Target: netip.AddrPortFrom(target, stampPort), Source: netip.AddrPortFrom(m.probe, 0),
+			Interval: interval, Timeout: period / 2, Log: m.log})
+		if err != nil {
+			return fmt.Errorf("STAMP sender to %s: %w", target, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		m.senders[k] = cancel
+		go m.runSender(ctx, sender, d, period)
+	}
+	return nil
+}
+
+// addProbeAddr puts the probe address on the loopback. Not on the SID
+// device: End.DT6 looks the decapsulated packet up in the main table only,
+// where an address of an ordinary device is a neighbour to resolve, while
+// the loopback's loops the packet back into local delivery.
+func addProbeAddr(a netip.Addr) error {
+	h, err := handle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(128, 128)}, Flags: unix.IFA_F_NODAD}
+	if err := h.AddrReplace(lo, addr); err != nil {
+		return fmt.Errorf("probe address %s: %w", a, err)
+	}
+	return nil
+}
+
+// runSender probes until ctx ends and emits one delay Measurement per
+// period.
+func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d *agentv1.PMDelay, period time.Duration) {
+	defer s.Close()
+	agg, err := stamp.NewAggregator(period)
+	if err != nil {
+		m.log.Warn("STAMP aggregator", "err", err)
+		return
+	}
+	results := make(chan stamp.Result, 1024)
+	go func() {
+		if err := s.Run(ctx, results); err != nil && ctx.Err() == nil {
+			m.log.Warn("STAMP sender", "session", d.Session, "err", err)
+		}
+		close(results)
+	}()
+	for r := range results {
+		ps, done := agg.Add(r)
+		if !done {
+			continue
+		}
+		ms := &agentv1.Measurement{Node: m.node, Session: d.Session, Policy: d.Policy, Segments: []string{d.Target},
+			Headend: true, Delay: true, PeriodStartUnixMs: ps.Start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
+			ProbesSent: uint32(ps.Sent), ProbesLost: uint32(ps.Lost), RttMinNs: int64(ps.RoundTrip.Min),
+			RttAvgNs: int64(ps.RoundTrip.Avg), RttMaxNs: int64(ps.RoundTrip.Max), JitterNs: int64(ps.Jitter)}
+		m.mu.Lock()
+		for ch := range m.subs {
+			select {
+			case ch <- ms:
+			default:
+			}
+		}
 		m.mu.Unlock()
 	}
 }

@@ -37,6 +37,10 @@ func (a *app) pmCmd() *cobra.Command {
 	}
 	start.Flags().StringVar(&s.Policy, "policy", "", "policy to measure")
 	start.Flags().DurationVar(&period, "period", time.Second, "color period (1s or more)")
+	start.Flags().BoolVar(&s.Delay, "delay", false, "also measure delay with STAMP probes along the policy")
+	var probe time.Duration
+	start.Flags().DurationVar(&probe, "probe-interval", 100*time.Millisecond, "time between STAMP probes (with --delay)")
+	start.PreRun = func(*cobra.Command, []string) { s.ProbeIntervalMs = uint32(probe.Milliseconds()) }
 	_ = start.MarkFlagRequired("policy")
 	stop := &cobra.Command{
 		Use:   "stop NAME...",
@@ -94,7 +98,7 @@ func (a *app) pmCmd() *cobra.Command {
 			}
 			from := time.Now().Add(-since)
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PERIOD START\tSEGMENTS\tTX\tRX\tLOST\tLOSS")
+			fmt.Fprintln(tw, "PERIOD START\tKIND\tSEGMENTS / TARGET\tTX\tRX\tLOST\tLOSS\tRTT MIN/AVG/MAX\tJITTER")
 			seen := map[string]bool{}
 			for {
 				rs, err := c.Results(cmd.Context(), args[0], from, time.Time{})
@@ -102,13 +106,18 @@ func (a *app) pmCmd() *cobra.Command {
 					return err
 				}
 				for _, r := range rs {
-					k := r.PeriodStart.String() + strings.Join(r.Segments, ",")
+					k := r.PeriodStart.String() + r.Kind + strings.Join(r.Segments, ",")
 					if seen[k] {
 						continue
 					}
 					seen[k] = true
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.3f%%\n", r.PeriodStart.Local().Format("15:04:05.000"),
-						strings.Join(r.Segments, ","), r.TxPackets, r.RxPackets, r.Lost, 100*r.LossRatio)
+					rtt, jitter := "", ""
+					if r.Kind == "delay" {
+						rtt = fmt.Sprintf("%.3f/%.3f/%.3f ms", r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+						jitter = fmt.Sprintf("%.3f ms", r.JitterMs)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.3f%%\t%s\t%s\n", r.PeriodStart.Local().Format("15:04:05.000"),
+						r.Kind, strings.Join(r.Segments, ","), r.TxPackets, r.RxPackets, r.Lost, 100*r.LossRatio, rtt, jitter)
 				}
 				if err := tw.Flush(); err != nil || !watch {
 					return err

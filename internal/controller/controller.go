@@ -335,6 +335,7 @@ func (c *Controller) updateLocked(name string) {
 
 // nodeStateLocked is router r's whole desired state.
 func (c *Controller) nodeStateLocked(r *topo.Node, steering []*agentv1.SteeringRoute, static []underlay.Route) *agentv1.DesiredState {
+	steering = append(steering, c.probeSteeringLocked(r.Name)...)
 	st := &agentv1.DesiredState{Steering: steering, Generation: c.generation, Pm: c.pmListsLocked(r.Name)}
 	st.Sids = append(st.Sids,
 		&agentv1.LocalSID{Sid: r.SIDs.End.String(), Action: string(dataplane.End)},

@@ -11,8 +11,8 @@ import (
 // a collector reading the controller's state at scrape time, so nothing is
 // counted twice and nothing needs updating on the hot paths.
 type metrics struct {
-	c                        *Controller
-	policyUp, tx, lost, last *prometheus.Desc
+	c                             *Controller
+	policyUp, tx, lost, last, rtt *prometheus.Desc
 }
 
 func (c *Controller) metricsHandler() http.Handler {
@@ -21,6 +21,7 @@ func (c *Controller) metricsHandler() http.Handler {
 		tx:       prometheus.NewDesc("sr6_pm_tx_packets_total", "Packets counted at the headend in measured periods.", []string{"session", "policy"}, nil),
 		lost:     prometheus.NewDesc("sr6_pm_lost_packets_total", "Packets lost between headend and tail (alternate marking).", []string{"session", "policy"}, nil),
 		last:     prometheus.NewDesc("sr6_pm_loss_ratio", "Loss ratio of the last measured period.", []string{"session", "policy"}, nil),
+		rtt:      prometheus.NewDesc("sr6_pm_rtt_seconds", "STAMP round trip of the last period.", []string{"session", "policy", "stat"}, nil),
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
@@ -32,6 +33,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.tx
 	ch <- m.lost
 	ch <- m.last
+	ch <- m.rtt
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
@@ -52,8 +54,21 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		m.c.pm.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(m.tx, prometheus.CounterValue, float64(tx), s.Name, s.Policy)
 		ch <- prometheus.MustNewConstMetric(m.lost, prometheus.CounterValue, float64(lost), s.Name, s.Policy)
-		if n := len(s.Results); n > 0 {
-			ch <- prometheus.MustNewConstMetric(m.last, prometheus.GaugeValue, s.Results[n-1].LossRatio, s.Name, s.Policy)
+		var lastLoss, lastDelay *LossResult
+		for i := range s.Results {
+			if s.Results[i].Kind == "delay" {
+				lastDelay = &s.Results[i]
+			} else {
+				lastLoss = &s.Results[i]
+			}
+		}
+		if lastLoss != nil {
+			ch <- prometheus.MustNewConstMetric(m.last, prometheus.GaugeValue, lastLoss.LossRatio, s.Name, s.Policy)
+		}
+		if lastDelay != nil {
+			for stat, v := range map[string]float64{"min": lastDelay.RTTMinMs, "avg": lastDelay.RTTAvgMs, "max": lastDelay.RTTMaxMs, "jitter": lastDelay.JitterMs} {
+				ch <- prometheus.MustNewConstMetric(m.rtt, prometheus.GaugeValue, v/1000, s.Name, s.Policy, stat)
+			}
 		}
 	}
 }

@@ -23,6 +23,11 @@ type Session struct {
 	Name     string `json:"name"`
 	Policy   string `json:"policy"`
 	PeriodMs uint32 `json:"period_ms"` // color period; every active session uses the same one
+	// Delay also sends STAMP probes along the policy, every
+	// ProbeIntervalMs (default 100), from the headend to the tail's
+	// reflector; replies return by the underlay.
+	Delay           bool   `json:"delay,omitempty"`
+	ProbeIntervalMs uint32 `json:"probe_interval_ms,omitempty"`
 }
 
 // LossResult is the loss of one segment list of a session's policy in one
@@ -37,6 +42,13 @@ type LossResult struct {
 	RxPackets   uint64    `json:"rx_packets"`
 	Lost        int64     `json:"lost"`
 	LossRatio   float64   `json:"loss_ratio"`
+	// Kind is "loss" (alternate marking) or "delay" (STAMP: then Tx/Rx
+	// count probes and the RTT fields are set).
+	Kind     string  `json:"kind"`
+	RTTMinMs float64 `json:"rtt_min_ms,omitempty"`
+	RTTAvgMs float64 `json:"rtt_avg_ms,omitempty"`
+	RTTMaxMs float64 `json:"rtt_max_ms,omitempty"`
+	JitterMs float64 `json:"jitter_ms,omitempty"`
 }
 
 // pmState pairs headend and tail measurements into results and keeps the
@@ -66,10 +78,13 @@ func pairKey(m *agentv1.Measurement) string {
 	return fmt.Sprintf("%s|%s|%d", m.Session, strings.Join(m.Segments, ","), m.PeriodStartUnixMs)
 }
 
-// resultKey orders a session's results by period, then segment list.
+// resultKey orders a session's results by period, then kind and segment
+// list.
 func resultKey(r LossResult) string {
-	return fmt.Sprintf("%016d/%s", r.PeriodStart.UnixMilli(), strings.Join(r.Segments, ","))
+	return fmt.Sprintf("%016d/%s/%s", r.PeriodStart.UnixMilli(), r.Kind, strings.Join(r.Segments, ","))
 }
+
+func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
 func noAck() error { return nil }
 
@@ -84,6 +99,18 @@ func (s *pmState) add(m *agentv1.Measurement, ack func() error) (LossResult, []f
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if m.Delay {
+		// A STAMP period is whole at the sender: nothing to pair.
+		r := LossResult{Session: m.Session, Policy: m.Policy, Segments: m.Segments, Kind: "delay",
+			PeriodStart: time.UnixMilli(m.PeriodStartUnixMs).UTC(), PeriodMs: m.PeriodMs,
+			TxPackets: uint64(m.ProbesSent), RxPackets: uint64(m.ProbesSent - m.ProbesLost), Lost: int64(m.ProbesLost),
+			RTTMinMs: ms(m.RttMinNs), RTTAvgMs: ms(m.RttAvgNs), RTTMaxMs: ms(m.RttMaxNs), JitterMs: ms(m.JitterNs)}
+		if m.ProbesSent > 0 {
+			r.LossRatio = float64(m.ProbesLost) / float64(m.ProbesSent)
+		}
+		s.recordLocked(r)
+		return r, []func() error{ack}, true
+	}
 	k := pairKey(m)
 	other, ok := s.pending[k]
 	if !ok || other.m.Headend == m.Headend {
@@ -99,7 +126,7 @@ func (s *pmState) add(m *agentv1.Measurement, ack func() error) (LossResult, []f
 	if !m.Headend {
 		tx, rx = other.m, m
 	}
-	r := LossResult{Session: m.Session, Policy: m.Policy, Segments: m.Segments,
+	r := LossResult{Session: m.Session, Policy: m.Policy, Segments: m.Segments, Kind: "loss",
 		PeriodStart: time.UnixMilli(m.PeriodStartUnixMs).UTC(), PeriodMs: m.PeriodMs,
 		TxPackets: tx.Packets, RxPackets: rx.Packets, Lost: int64(tx.Packets) - int64(rx.Packets)}
 	if tx.Packets > 0 {
@@ -117,7 +144,7 @@ func (s *pmState) recordLocked(r LossResult) {
 		s.results[r.Session] = byKey
 	}
 	k := resultKey(r)
-	if _, seen := byKey[k]; !seen {
+	if _, seen := byKey[k]; !seen && r.Kind != "delay" {
 		t := s.totals[r.Session]
 		if t == nil {
 			t = &[2]uint64{}
@@ -309,6 +336,9 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 		return nil
 	}
 	cfg := &agentv1.PMConfig{MarkMask: c.markMask}
+	if r := c.nw.Node(node); r != nil && r.Probe.IsValid() {
+		cfg.ProbeAddr = r.Probe.String()
+	}
 	names := make([]string, 0, len(c.sessions))
 	for n := range c.sessions {
 		names = append(names, n)
@@ -325,6 +355,14 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 		if node != head && node != tail {
 			continue
 		}
+		if s.Delay && node == head {
+			interval := s.ProbeIntervalMs
+			if interval == 0 {
+				interval = 100
+			}
+			cfg.Delays = append(cfg.Delays, &agentv1.PMDelay{Session: n, Policy: s.Policy,
+				Target: c.nw.Node(tail).Probe.String(), IntervalMs: interval})
+		}
 		for _, r := range c.routes[s.Policy][head] {
 			// H.Insert lists end in each packet's own destination: they
 			// have no fixed key, so only encapsulated traffic is measured.
@@ -335,10 +373,41 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 				Headend: node == head, Tail: node == tail})
 		}
 	}
-	if len(cfg.Lists) == 0 {
+	if len(cfg.Lists) == 0 && len(cfg.Delays) == 0 && cfg.ProbeAddr == "" {
 		return nil
 	}
 	return cfg
+}
+
+// probeSteeringLocked steers, at headend node, the tail's probe address of
+// every delay session along the policy's IPv6 segment list, so that STAMP
+// probes take the policy's path.
+func (c *Controller) probeSteeringLocked(node string) []*agentv1.SteeringRoute {
+	var out []*agentv1.SteeringRoute
+	for name, s := range c.sessions {
+		st := c.status[s.Policy]
+		if !s.Delay || st.State != "up" || len(st.Path) < 2 || st.Path[0] != node {
+			continue
+		}
+		tail := c.nw.Node(st.Path[len(st.Path)-1])
+		for _, r := range c.routes[s.Policy][node] {
+			if strings.Contains(r.Prefix, ":") && r.Mode == agentv1.Mode_MODE_ENCAP && len(r.Segments) > 0 {
+				// H.Insert along the policy's waypoints, then the tail's
+				// loopback, the probe address being the last segment:
+				// seg6local behaviours never deliver locally (End.DT6 looks
+				// in the main table only, End and End.DX6 drop a local next
+				// hop), while the kernel's own SRH processing of a packet
+				// addressed to a local address (the loopback) does. The
+				// probe address cannot come first: it is the steered prefix.
+				segs := append(append([]string{}, r.Segments[:len(r.Segments)-1]...), tail.Loopback.String())
+				out = append(out, &agentv1.SteeringRoute{Prefix: tail.Probe.String() + "/128", Mode: agentv1.Mode_MODE_INLINE,
+					Segments: segs, Policy: s.Policy + " (STAMP " + name + ")"})
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
+	return out
 }
 
 // StartSession validates and stores a session and starts measuring.
@@ -351,6 +420,9 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 	}
 	if s.PeriodMs < 1000 || s.PeriodMs > 3_600_000 {
 		return Session{}, bad("period_ms", nil, "%d is out of range: 1000 (1 s) to 3600000", s.PeriodMs)
+	}
+	if s.ProbeIntervalMs != 0 && (s.ProbeIntervalMs < 10 || s.ProbeIntervalMs > s.PeriodMs) {
+		return Session{}, bad("probe_interval_ms", nil, "%d is out of range: 10 to the period (%d)", s.ProbeIntervalMs, s.PeriodMs)
 	}
 	c.mu.Lock()
 	p, ok := c.policies[s.Policy]

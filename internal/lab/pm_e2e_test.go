@@ -134,3 +134,79 @@ func TestLossMeasurementIsExact(t *testing.T) {
 	}
 	t.Logf("%d packets, %d periods, %d lost = %d dropped", tx, len(rs), lost, dropped)
 }
+
+// TestDelayMeasurementSeesAQueue: STAMP probes along a policy report the
+// queueing delay of a rate-limited link (tbf, 2 Mbit/s) once UDP traffic
+// fills it, and a sub-millisecond round trip before.
+func TestDelayMeasurementSeesAQueue(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, "line3.yaml", func(s string) string {
+		return strings.Replace(s, "  - endpoints: [r2:eth2, r3:eth1]", "  - endpoints: [r2:eth2, r3:eth1]\n    rate: 2mbit", 1)
+	})
+	c := l.withController()
+	ctx := context.Background()
+	l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2"})
+	if _, err := c.StartSession(ctx, controller.Session{Name: "d", Policy: "fwd", PeriodMs: 1000, Delay: true, ProbeIntervalMs: 50}); err != nil {
+		t.Fatal(err)
+	}
+	delay := func(from time.Time) []controller.LossResult {
+		all, err := c.Results(ctx, "d", from, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []controller.LossResult
+		for _, r := range all {
+			if r.Kind == "delay" && r.RxPackets > 0 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	start := time.Now()
+	eventually(t, 10*time.Second, "idle delay periods", func() error {
+		if n := len(delay(start)); n < 2 {
+			return fmt.Errorf("%d answered periods", n)
+		}
+		return nil
+	})
+	for _, r := range delay(start) {
+		if r.RTTMaxMs > 5 {
+			t.Errorf("idle period %s: RTT max %.3f ms, want under 5 ms", r.PeriodStart, r.RTTMaxMs)
+		}
+	}
+	// 4 Mbit/s of UDP into the 2 Mbit/s link for 3 s.
+	flood := time.Now()
+	err := nsutil.Do(l.ns("h1"), func() error {
+		conn, err := net.ListenPacket("udp4", ":0")
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		dst, err := net.ResolveUDPAddr("udp4", l.hostAddr("h2", true)+":9")
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, 1000)
+		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+			if _, err := conn.WriteTo(buf, dst); err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	eventually(t, 10*time.Second, "a congested period", func() error {
+		for _, r := range delay(flood) {
+			worst = max(worst, r.RTTAvgMs)
+		}
+		if worst < 10 {
+			return fmt.Errorf("worst average RTT %.3f ms", worst)
+		}
+		return nil
+	})
+	t.Logf("queue: worst period average RTT %.1f ms", worst)
+}

@@ -35,6 +35,7 @@ type Node struct {
 	Loopback   netip.Addr   // routers only
 	Locator    netip.Prefix // routers only
 	SIDs       SIDs         // routers only
+	Probe      netip.Addr   // routers only: STAMP reflector address, in the locator
 	Interfaces []*Interface // file order of the links
 }
 
@@ -53,6 +54,8 @@ const (
 	// FuncAdjBase + n is the End.X SID of a router's n-th interface (file
 	// order, from 1).
 	FuncAdjBase = 0xe000
+	// FuncProbe is the address a router's STAMP reflector listens on.
+	FuncProbe = 0x5
 )
 
 // Interface is one end of a link, on one node.

@@ -136,6 +136,7 @@ func planRouters(c *errs, s *Spec, nw *Network) {
 			}
 			n.Locator = loc
 		}
+		n.Probe = sidAddr(n.Locator, FuncProbe)
 		n.SIDs = SIDs{
 			End: sidAddr(n.Locator, FuncEnd),
 			DX4: sidAddr(n.Locator, FuncDX4),

@@ -388,10 +388,14 @@ func (x *DesiredState) GetPm() *PMConfig {
 }
 
 type PMConfig struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PeriodMs      uint32                 `protobuf:"varint,1,opt,name=period_ms,json=periodMs,proto3" json:"period_ms,omitempty"` // color period, aligned to multiples since the Unix epoch
-	MarkMask      uint32                 `protobuf:"varint,2,opt,name=mark_mask,json=markMask,proto3" json:"mark_mask,omitempty"` // bit of the first IPv6 header word carrying the color
-	Lists         []*PMList              `protobuf:"bytes,3,rep,name=lists,proto3" json:"lists,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PeriodMs uint32                 `protobuf:"varint,1,opt,name=period_ms,json=periodMs,proto3" json:"period_ms,omitempty"` // color period, aligned to multiples since the Unix epoch
+	MarkMask uint32                 `protobuf:"varint,2,opt,name=mark_mask,json=markMask,proto3" json:"mark_mask,omitempty"` // bit of the first IPv6 header word carrying the color
+	Lists    []*PMList              `protobuf:"bytes,3,rep,name=lists,proto3" json:"lists,omitempty"`
+	// The node's STAMP reflector address (put on the SID device), port 862.
+	ProbeAddr string `protobuf:"bytes,4,opt,name=probe_addr,json=probeAddr,proto3" json:"probe_addr,omitempty"`
+	// STAMP sessions this node sends (as the policy's headend).
+	Delays        []*PMDelay `protobuf:"bytes,5,rep,name=delays,proto3" json:"delays,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +451,88 @@ func (x *PMConfig) GetLists() []*PMList {
 	return nil
 }
 
+func (x *PMConfig) GetProbeAddr() string {
+	if x != nil {
+		return x.ProbeAddr
+	}
+	return ""
+}
+
+func (x *PMConfig) GetDelays() []*PMDelay {
+	if x != nil {
+		return x.Delays
+	}
+	return nil
+}
+
+type PMDelay struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Policy        string                 `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	Target        string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`                            // the tail's probe address, steered along the policy
+	IntervalMs    uint32                 `protobuf:"varint,4,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"` // between probes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PMDelay) Reset() {
+	*x = PMDelay{}
+	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PMDelay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PMDelay) ProtoMessage() {}
+
+func (x *PMDelay) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PMDelay.ProtoReflect.Descriptor instead.
+func (*PMDelay) Descriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PMDelay) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *PMDelay) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *PMDelay) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *PMDelay) GetIntervalMs() uint32 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
 // A segment list to measure on this node: as headend (color and count on
 // egress) or as tail (count on ingress).
 type PMList struct {
@@ -462,7 +548,7 @@ type PMList struct {
 
 func (x *PMList) Reset() {
 	*x = PMList{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +560,7 @@ func (x *PMList) String() string {
 func (*PMList) ProtoMessage() {}
 
 func (x *PMList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +573,7 @@ func (x *PMList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PMList.ProtoReflect.Descriptor instead.
 func (*PMList) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PMList) GetSession() string {
@@ -534,7 +620,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +632,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +645,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApplyRequest) GetState() *DesiredState {
@@ -582,7 +668,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +680,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +693,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApplyResponse) GetAdded() uint32 {
@@ -653,7 +739,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +751,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +764,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 type Interface struct {
@@ -691,7 +777,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +789,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +802,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Interface) GetName() string {
@@ -747,7 +833,7 @@ type NodeState struct {
 
 func (x *NodeState) Reset() {
 	*x = NodeState{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +845,7 @@ func (x *NodeState) String() string {
 func (*NodeState) ProtoMessage() {}
 
 func (x *NodeState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +858,7 @@ func (x *NodeState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeState.ProtoReflect.Descriptor instead.
 func (*NodeState) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeState) GetNode() string {
@@ -825,7 +911,7 @@ type WatchLinksRequest struct {
 
 func (x *WatchLinksRequest) Reset() {
 	*x = WatchLinksRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +923,7 @@ func (x *WatchLinksRequest) String() string {
 func (*WatchLinksRequest) ProtoMessage() {}
 
 func (x *WatchLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +936,7 @@ func (x *WatchLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchLinksRequest.ProtoReflect.Descriptor instead.
 func (*WatchLinksRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 type LinkEvent struct {
@@ -866,7 +952,7 @@ type LinkEvent struct {
 
 func (x *LinkEvent) Reset() {
 	*x = LinkEvent{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +964,7 @@ func (x *LinkEvent) String() string {
 func (*LinkEvent) ProtoMessage() {}
 
 func (x *LinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +977,7 @@ func (x *LinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
 func (*LinkEvent) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LinkEvent) GetNode() string {
@@ -937,7 +1023,7 @@ type WatchMeasurementsRequest struct {
 
 func (x *WatchMeasurementsRequest) Reset() {
 	*x = WatchMeasurementsRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1035,7 @@ func (x *WatchMeasurementsRequest) String() string {
 func (*WatchMeasurementsRequest) ProtoMessage() {}
 
 func (x *WatchMeasurementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1048,7 @@ func (x *WatchMeasurementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMeasurementsRequest.ProtoReflect.Descriptor instead.
 func (*WatchMeasurementsRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 // Counts of one segment list in one closed period on one node.
@@ -978,13 +1064,22 @@ type Measurement struct {
 	Color             uint32                 `protobuf:"varint,8,opt,name=color,proto3" json:"color,omitempty"`
 	Packets           uint64                 `protobuf:"varint,9,opt,name=packets,proto3" json:"packets,omitempty"`
 	Bytes             uint64                 `protobuf:"varint,10,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// STAMP delay (delay = true): probes sent and lost in the period and
+	// the round trips of the answered ones, reflector residence removed.
+	Delay         bool   `protobuf:"varint,11,opt,name=delay,proto3" json:"delay,omitempty"`
+	ProbesSent    uint32 `protobuf:"varint,12,opt,name=probes_sent,json=probesSent,proto3" json:"probes_sent,omitempty"`
+	ProbesLost    uint32 `protobuf:"varint,13,opt,name=probes_lost,json=probesLost,proto3" json:"probes_lost,omitempty"`
+	RttMinNs      int64  `protobuf:"varint,14,opt,name=rtt_min_ns,json=rttMinNs,proto3" json:"rtt_min_ns,omitempty"`
+	RttAvgNs      int64  `protobuf:"varint,15,opt,name=rtt_avg_ns,json=rttAvgNs,proto3" json:"rtt_avg_ns,omitempty"`
+	RttMaxNs      int64  `protobuf:"varint,16,opt,name=rtt_max_ns,json=rttMaxNs,proto3" json:"rtt_max_ns,omitempty"`
+	JitterNs      int64  `protobuf:"varint,17,opt,name=jitter_ns,json=jitterNs,proto3" json:"jitter_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Measurement) Reset() {
 	*x = Measurement{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1091,7 @@ func (x *Measurement) String() string {
 func (*Measurement) ProtoMessage() {}
 
 func (x *Measurement) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1104,7 @@ func (x *Measurement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Measurement.ProtoReflect.Descriptor instead.
 func (*Measurement) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Measurement) GetNode() string {
@@ -1082,6 +1177,55 @@ func (x *Measurement) GetBytes() uint64 {
 	return 0
 }
 
+func (x *Measurement) GetDelay() bool {
+	if x != nil {
+		return x.Delay
+	}
+	return false
+}
+
+func (x *Measurement) GetProbesSent() uint32 {
+	if x != nil {
+		return x.ProbesSent
+	}
+	return 0
+}
+
+func (x *Measurement) GetProbesLost() uint32 {
+	if x != nil {
+		return x.ProbesLost
+	}
+	return 0
+}
+
+func (x *Measurement) GetRttMinNs() int64 {
+	if x != nil {
+		return x.RttMinNs
+	}
+	return 0
+}
+
+func (x *Measurement) GetRttAvgNs() int64 {
+	if x != nil {
+		return x.RttAvgNs
+	}
+	return 0
+}
+
+func (x *Measurement) GetRttMaxNs() int64 {
+	if x != nil {
+		return x.RttMaxNs
+	}
+	return 0
+}
+
+func (x *Measurement) GetJitterNs() int64 {
+	if x != nil {
+		return x.JitterNs
+	}
+	return 0
+}
+
 var File_api_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_api_agent_v1_agent_proto_rawDesc = "" +
@@ -1112,11 +1256,20 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x04 \x01(\x04R\n" +
 	"generation\x12&\n" +
-	"\x02pm\x18\x05 \x01(\v2\x16.sr6.agent.v1.PMConfigR\x02pm\"p\n" +
+	"\x02pm\x18\x05 \x01(\v2\x16.sr6.agent.v1.PMConfigR\x02pm\"\xbe\x01\n" +
 	"\bPMConfig\x12\x1b\n" +
 	"\tperiod_ms\x18\x01 \x01(\rR\bperiodMs\x12\x1b\n" +
 	"\tmark_mask\x18\x02 \x01(\rR\bmarkMask\x12*\n" +
-	"\x05lists\x18\x03 \x03(\v2\x14.sr6.agent.v1.PMListR\x05lists\"\x84\x01\n" +
+	"\x05lists\x18\x03 \x03(\v2\x14.sr6.agent.v1.PMListR\x05lists\x12\x1d\n" +
+	"\n" +
+	"probe_addr\x18\x04 \x01(\tR\tprobeAddr\x12-\n" +
+	"\x06delays\x18\x05 \x03(\v2\x15.sr6.agent.v1.PMDelayR\x06delays\"t\n" +
+	"\aPMDelay\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
+	"\x06policy\x18\x02 \x01(\tR\x06policy\x12\x16\n" +
+	"\x06target\x18\x03 \x01(\tR\x06target\x12\x1f\n" +
+	"\vinterval_ms\x18\x04 \x01(\rR\n" +
+	"intervalMs\"\x84\x01\n" +
 	"\x06PMList\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
 	"\x06policy\x18\x02 \x01(\tR\x06policy\x12\x1a\n" +
@@ -1156,7 +1309,7 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\bsnapshot\x18\x04 \x01(\bR\bsnapshot\x12\x1d\n" +
 	"\n" +
 	"unix_nanos\x18\x05 \x01(\x03R\tunixNanos\"\x1a\n" +
-	"\x18WatchMeasurementsRequest\"\x9d\x02\n" +
+	"\x18WatchMeasurementsRequest\"\xec\x03\n" +
 	"\vMeasurement\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x16\n" +
@@ -1168,7 +1321,19 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\x05color\x18\b \x01(\rR\x05color\x12\x18\n" +
 	"\apackets\x18\t \x01(\x04R\apackets\x12\x14\n" +
 	"\x05bytes\x18\n" +
-	" \x01(\x04R\x05bytes*=\n" +
+	" \x01(\x04R\x05bytes\x12\x14\n" +
+	"\x05delay\x18\v \x01(\bR\x05delay\x12\x1f\n" +
+	"\vprobes_sent\x18\f \x01(\rR\n" +
+	"probesSent\x12\x1f\n" +
+	"\vprobes_lost\x18\r \x01(\rR\n" +
+	"probesLost\x12\x1c\n" +
+	"\n" +
+	"rtt_min_ns\x18\x0e \x01(\x03R\brttMinNs\x12\x1c\n" +
+	"\n" +
+	"rtt_avg_ns\x18\x0f \x01(\x03R\brttAvgNs\x12\x1c\n" +
+	"\n" +
+	"rtt_max_ns\x18\x10 \x01(\x03R\brttMaxNs\x12\x1b\n" +
+	"\tjitter_ns\x18\x11 \x01(\x03R\bjitterNs*=\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1194,7 +1359,7 @@ func file_api_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_api_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_api_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_api_agent_v1_agent_proto_goTypes = []any{
 	(Mode)(0),                        // 0: sr6.agent.v1.Mode
 	(*SteeringRoute)(nil),            // 1: sr6.agent.v1.SteeringRoute
@@ -1202,16 +1367,17 @@ var file_api_agent_v1_agent_proto_goTypes = []any{
 	(*UnderlayRoute)(nil),            // 3: sr6.agent.v1.UnderlayRoute
 	(*DesiredState)(nil),             // 4: sr6.agent.v1.DesiredState
 	(*PMConfig)(nil),                 // 5: sr6.agent.v1.PMConfig
-	(*PMList)(nil),                   // 6: sr6.agent.v1.PMList
-	(*ApplyRequest)(nil),             // 7: sr6.agent.v1.ApplyRequest
-	(*ApplyResponse)(nil),            // 8: sr6.agent.v1.ApplyResponse
-	(*GetStateRequest)(nil),          // 9: sr6.agent.v1.GetStateRequest
-	(*Interface)(nil),                // 10: sr6.agent.v1.Interface
-	(*NodeState)(nil),                // 11: sr6.agent.v1.NodeState
-	(*WatchLinksRequest)(nil),        // 12: sr6.agent.v1.WatchLinksRequest
-	(*LinkEvent)(nil),                // 13: sr6.agent.v1.LinkEvent
-	(*WatchMeasurementsRequest)(nil), // 14: sr6.agent.v1.WatchMeasurementsRequest
-	(*Measurement)(nil),              // 15: sr6.agent.v1.Measurement
+	(*PMDelay)(nil),                  // 6: sr6.agent.v1.PMDelay
+	(*PMList)(nil),                   // 7: sr6.agent.v1.PMList
+	(*ApplyRequest)(nil),             // 8: sr6.agent.v1.ApplyRequest
+	(*ApplyResponse)(nil),            // 9: sr6.agent.v1.ApplyResponse
+	(*GetStateRequest)(nil),          // 10: sr6.agent.v1.GetStateRequest
+	(*Interface)(nil),                // 11: sr6.agent.v1.Interface
+	(*NodeState)(nil),                // 12: sr6.agent.v1.NodeState
+	(*WatchLinksRequest)(nil),        // 13: sr6.agent.v1.WatchLinksRequest
+	(*LinkEvent)(nil),                // 14: sr6.agent.v1.LinkEvent
+	(*WatchMeasurementsRequest)(nil), // 15: sr6.agent.v1.WatchMeasurementsRequest
+	(*Measurement)(nil),              // 16: sr6.agent.v1.Measurement
 }
 var file_api_agent_v1_agent_proto_depIdxs = []int32{
 	0,  // 0: sr6.agent.v1.SteeringRoute.mode:type_name -> sr6.agent.v1.Mode
@@ -1219,25 +1385,26 @@ var file_api_agent_v1_agent_proto_depIdxs = []int32{
 	2,  // 2: sr6.agent.v1.DesiredState.sids:type_name -> sr6.agent.v1.LocalSID
 	3,  // 3: sr6.agent.v1.DesiredState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
 	5,  // 4: sr6.agent.v1.DesiredState.pm:type_name -> sr6.agent.v1.PMConfig
-	6,  // 5: sr6.agent.v1.PMConfig.lists:type_name -> sr6.agent.v1.PMList
-	4,  // 6: sr6.agent.v1.ApplyRequest.state:type_name -> sr6.agent.v1.DesiredState
-	1,  // 7: sr6.agent.v1.NodeState.steering:type_name -> sr6.agent.v1.SteeringRoute
-	2,  // 8: sr6.agent.v1.NodeState.sids:type_name -> sr6.agent.v1.LocalSID
-	3,  // 9: sr6.agent.v1.NodeState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
-	10, // 10: sr6.agent.v1.NodeState.interfaces:type_name -> sr6.agent.v1.Interface
-	7,  // 11: sr6.agent.v1.Agent.Apply:input_type -> sr6.agent.v1.ApplyRequest
-	9,  // 12: sr6.agent.v1.Agent.GetState:input_type -> sr6.agent.v1.GetStateRequest
-	12, // 13: sr6.agent.v1.Agent.WatchLinks:input_type -> sr6.agent.v1.WatchLinksRequest
-	14, // 14: sr6.agent.v1.Agent.WatchMeasurements:input_type -> sr6.agent.v1.WatchMeasurementsRequest
-	8,  // 15: sr6.agent.v1.Agent.Apply:output_type -> sr6.agent.v1.ApplyResponse
-	11, // 16: sr6.agent.v1.Agent.GetState:output_type -> sr6.agent.v1.NodeState
-	13, // 17: sr6.agent.v1.Agent.WatchLinks:output_type -> sr6.agent.v1.LinkEvent
-	15, // 18: sr6.agent.v1.Agent.WatchMeasurements:output_type -> sr6.agent.v1.Measurement
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 5: sr6.agent.v1.PMConfig.lists:type_name -> sr6.agent.v1.PMList
+	6,  // 6: sr6.agent.v1.PMConfig.delays:type_name -> sr6.agent.v1.PMDelay
+	4,  // 7: sr6.agent.v1.ApplyRequest.state:type_name -> sr6.agent.v1.DesiredState
+	1,  // 8: sr6.agent.v1.NodeState.steering:type_name -> sr6.agent.v1.SteeringRoute
+	2,  // 9: sr6.agent.v1.NodeState.sids:type_name -> sr6.agent.v1.LocalSID
+	3,  // 10: sr6.agent.v1.NodeState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
+	11, // 11: sr6.agent.v1.NodeState.interfaces:type_name -> sr6.agent.v1.Interface
+	8,  // 12: sr6.agent.v1.Agent.Apply:input_type -> sr6.agent.v1.ApplyRequest
+	10, // 13: sr6.agent.v1.Agent.GetState:input_type -> sr6.agent.v1.GetStateRequest
+	13, // 14: sr6.agent.v1.Agent.WatchLinks:input_type -> sr6.agent.v1.WatchLinksRequest
+	15, // 15: sr6.agent.v1.Agent.WatchMeasurements:input_type -> sr6.agent.v1.WatchMeasurementsRequest
+	9,  // 16: sr6.agent.v1.Agent.Apply:output_type -> sr6.agent.v1.ApplyResponse
+	12, // 17: sr6.agent.v1.Agent.GetState:output_type -> sr6.agent.v1.NodeState
+	14, // 18: sr6.agent.v1.Agent.WatchLinks:output_type -> sr6.agent.v1.LinkEvent
+	16, // 19: sr6.agent.v1.Agent.WatchMeasurements:output_type -> sr6.agent.v1.Measurement
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_api_agent_v1_agent_proto_init() }
@@ -1251,7 +1418,7 @@ func file_api_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_agent_v1_agent_proto_rawDesc), len(file_api_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
