@@ -18,6 +18,7 @@ import (
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/pki"
 	"github.com/sr6net/sr6/internal/pm/bus"
+	"github.com/sr6net/sr6/internal/pm/marking"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -27,7 +28,8 @@ func (a *app) controllerCmd() *cobra.Command {
 	var agentAddrs []string
 	var certs pki.Files
 	var plaintext bool
-	var busDir, busURL string
+	var busDir, busURL, markBit string
+	var retention time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the SRv6 controller: REST API, path computation, agents over gRPC",
@@ -87,6 +89,12 @@ func (a *app) controllerCmd() *cobra.Command {
 			}
 			defer b.Close()
 			c.SetBus(b)
+			mask, err := parseMarkBit(markBit)
+			if err != nil {
+				return err
+			}
+			c.SetMarkMask(mask)
+			go c.ExpireResults(ctx, retention, time.Minute)
 			go func() {
 				if err := c.Process(ctx, b); err != nil {
 					a.log.Error("measurement processor", "err", err)
@@ -104,10 +112,32 @@ func (a *app) controllerCmd() *cobra.Command {
 	f.StringVar(&certs.Key, "key", "", "controller client key (PEM)")
 	f.BoolVar(&plaintext, "insecure", false, "talk to agents without TLS (trusted test networks only)")
 	f.StringVar(&listen, "listen", "127.0.0.1:7700", "REST API address")
+	f.StringVar(&markBit, "mark-bit", "tc0", "IPv6 header bit carrying the alternate-marking color: tc0..tc7 (Traffic Class) or fl0..fl19 (Flow Label)")
+	f.DurationVar(&retention, "pm-retention", 24*time.Hour, "how long measurement results are kept")
 	f.StringVar(&busURL, "bus", "", "measurement bus: empty for the embedded NATS JetStream, or kafka://broker:9092[,broker...]/topic")
 	f.StringVar(&busDir, "bus-dir", "", "storage of the embedded measurement bus (NATS JetStream; default: in the lab folder)")
 	f.StringVar(&storeURL, "store", "", "bolt:///path/file.db (default: in the lab folder) or etcd://host:port[,host:port]/prefix")
 	return cmd
+}
+
+// parseMarkBit reads tcN or flN.
+func parseMarkBit(s string) (uint32, error) {
+	var n int
+	switch {
+	case strings.HasPrefix(s, "tc"):
+		if _, err := fmt.Sscanf(s, "tc%d", &n); err == nil {
+			if m, err := marking.TrafficClassBit(n); err == nil {
+				return m, nil
+			}
+		}
+	case strings.HasPrefix(s, "fl"):
+		if _, err := fmt.Sscanf(s, "fl%d", &n); err == nil {
+			if m, err := marking.FlowLabelBit(n); err == nil {
+				return m, nil
+			}
+		}
+	}
+	return 0, usageError{fmt.Errorf("--mark-bit %q: allowed tc0 to tc7 (Traffic Class) or fl0 to fl19 (Flow Label)", s)}
 }
 
 // openBus opens the measurement bus: the embedded NATS JetStream server in

@@ -446,3 +446,19 @@ func TestRedeliveredMeasurementsCountOnce(t *testing.T) {
 		t.Errorf("%d acknowledgements, want every delivered half acknowledged (6)", acked)
 	}
 }
+
+func TestExpireResults(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	old := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Delay: true, PeriodStartUnixMs: 1000, PeriodMs: 1000, ProbesSent: 1}
+	fresh := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Delay: true,
+		PeriodStartUnixMs: time.Now().UnixMilli(), PeriodMs: 1000, ProbesSent: 1}
+	c.Measurement(old)
+	c.Measurement(fresh)
+	n, err := c.expireResults(context.Background(), time.Now().Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("expired %d, %v; want 1", n, err)
+	}
+	if rs := c.pm.query("s", time.Time{}, time.Time{}); len(rs) != 1 {
+		t.Errorf("%d results left in memory, want 1", len(rs))
+	}
+}

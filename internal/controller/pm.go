@@ -312,6 +312,52 @@ func (c *Controller) Process(ctx context.Context, b bus.Bus) error {
 	return err
 }
 
+// ExpireResults deletes stored results of periods that started before
+// now - retention, every interval, until ctx ends.
+func (c *Controller) ExpireResults(ctx context.Context, retention, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := c.expireResults(ctx, time.Now().Add(-retention)); err != nil {
+			c.log.Warn("expire loss results", "err", err)
+		} else if n > 0 {
+			c.log.Debug("expired loss results", "n", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Controller) expireResults(ctx context.Context, before time.Time) (int, error) {
+	kvs, err := c.store.List(ctx, resultPrefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, kv := range kvs {
+		var r LossResult
+		if json.Unmarshal(kv.Value, &r) == nil && r.PeriodStart.Before(before) {
+			if err := c.store.Delete(ctx, kv.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n, err
+			}
+			n++
+		}
+	}
+	c.pm.mu.Lock()
+	for _, byKey := range c.pm.results {
+		for k, r := range byKey {
+			if r.PeriodStart.Before(before) {
+				delete(byKey, k)
+			}
+		}
+	}
+	c.pm.mu.Unlock()
+	return n, nil
+}
+
 // loadResults reads stored results back (after a restart).
 func (c *Controller) loadResults(ctx context.Context) error {
 	kvs, err := c.store.List(ctx, resultPrefix)
