@@ -38,6 +38,7 @@ func (a *app) pmCmd() *cobra.Command {
 	start.Flags().StringVar(&s.Policy, "policy", "", "policy to measure")
 	start.Flags().DurationVar(&period, "period", time.Second, "color period (1s or more)")
 	start.Flags().BoolVar(&s.Delay, "delay", false, "also measure delay with STAMP probes along the policy")
+	start.Flags().StringVar(&s.ReturnPolicy, "return-policy", "", "policy carrying the STAMP replies back (default: the underlay)")
 	var probe time.Duration
 	start.Flags().DurationVar(&probe, "probe-interval", 100*time.Millisecond, "time between STAMP probes (with --delay)")
 	start.PreRun = func(*cobra.Command, []string) { s.ProbeIntervalMs = uint32(probe.Milliseconds()) }

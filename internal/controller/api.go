@@ -86,7 +86,7 @@ func (c *Controller) Handler() http.Handler {
 		if err := dec.Decode(&s); err != nil {
 			in := jsonError(err)
 			if in.Allowed != nil {
-				in.Allowed = []string{"name", "policy", "period_ms", "delay", "probe_interval_ms"}
+				in.Allowed = []string{"name", "policy", "period_ms", "delay", "probe_interval_ms", "return_policy"}
 			}
 			writeError(w, in)
 			return

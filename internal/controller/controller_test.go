@@ -462,3 +462,32 @@ func TestExpireResults(t *testing.T) {
 		t.Errorf("%d results left in memory, want 1", len(rs))
 	}
 }
+
+func TestDelaySessionSteersProbes(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	ctx := context.Background()
+	for _, p := range []Policy{{Name: "fwd", From: "h1", To: "h2", Include: []string{"r2"}}, {Name: "back", From: "h2", To: "h1"}} {
+		if _, err := c.AddPolicy(ctx, p, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.StartSession(ctx, Session{Name: "d", Policy: "fwd", Delay: true, ReturnPolicy: "fwd"}); err == nil ||
+		!strings.Contains(err.Error(), "back to its headend") {
+		t.Errorf("return policy in the same direction: %v", err)
+	}
+	if _, err := c.StartSession(ctx, Session{Name: "d", Policy: "fwd", Delay: true, ReturnPolicy: "back"}); err != nil {
+		t.Fatal(err)
+	}
+	// r1 steers r3's probe address through r2 then r3's loopback; r3
+	// steers r1's back along "back" (the direct link: no waypoint).
+	if got := steeringOf(c, "r1")["fc00:0:3::5/128"]; got != "MODE_INLINE fc00:0:2::1,fd00:0:ff::3" {
+		t.Errorf("r1 probe route %q", got)
+	}
+	if got := steeringOf(c, "r3")["fc00:0:1::5/128"]; got != "MODE_INLINE fd00:0:ff::1" {
+		t.Errorf("r3 return probe route %q", got)
+	}
+	pm := c.Desired("r1").Pm
+	if pm == nil || pm.ProbeAddr != "fc00:0:1::5" || len(pm.Delays) != 1 || pm.Delays[0].Target != "fc00:0:3::5" {
+		t.Errorf("r1 PM config %v", pm)
+	}
+}

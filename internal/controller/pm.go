@@ -28,6 +28,9 @@ type Session struct {
 	// reflector; replies return by the underlay.
 	Delay           bool   `json:"delay,omitempty"`
 	ProbeIntervalMs uint32 `json:"probe_interval_ms,omitempty"`
+	// ReturnPolicy, if set, carries the STAMP replies: a policy from the
+	// measured policy's endpoint back to its headend. Empty: the underlay.
+	ReturnPolicy string `json:"return_policy,omitempty"`
 }
 
 // LossResult is the loss of one segment list of a session's policy in one
@@ -431,29 +434,41 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 func (c *Controller) probeSteeringLocked(node string) []*agentv1.SteeringRoute {
 	var out []*agentv1.SteeringRoute
 	for name, s := range c.sessions {
-		st := c.status[s.Policy]
-		if !s.Delay || st.State != "up" || len(st.Path) < 2 || st.Path[0] != node {
+		if !s.Delay {
 			continue
 		}
-		tail := c.nw.Node(st.Path[len(st.Path)-1])
-		for _, r := range c.routes[s.Policy][node] {
-			if strings.Contains(r.Prefix, ":") && r.Mode == agentv1.Mode_MODE_ENCAP && len(r.Segments) > 0 {
-				// H.Insert along the policy's waypoints, then the tail's
-				// loopback, the probe address being the last segment:
-				// seg6local behaviours never deliver locally (End.DT6 looks
-				// in the main table only, End and End.DX6 drop a local next
-				// hop), while the kernel's own SRH processing of a packet
-				// addressed to a local address (the loopback) does. The
-				// probe address cannot come first: it is the steered prefix.
-				segs := append(append([]string{}, r.Segments[:len(r.Segments)-1]...), tail.Loopback.String())
-				out = append(out, &agentv1.SteeringRoute{Prefix: tail.Probe.String() + "/128", Mode: agentv1.Mode_MODE_INLINE,
-					Segments: segs, Policy: s.Policy + " (STAMP " + name + ")"})
-				break
-			}
+		out = append(out, c.probeRouteLocked(node, name, s.Policy)...)
+		if s.ReturnPolicy != "" {
+			out = append(out, c.probeRouteLocked(node, name, s.ReturnPolicy)...)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
 	return out
+}
+
+// probeRouteLocked steers, at policy's headend node, the probe address of
+// policy's endpoint along it.
+func (c *Controller) probeRouteLocked(node, name, policy string) []*agentv1.SteeringRoute {
+	st := c.status[policy]
+	if st.State != "up" || len(st.Path) < 2 || st.Path[0] != node {
+		return nil
+	}
+	tail := c.nw.Node(st.Path[len(st.Path)-1])
+	for _, r := range c.routes[policy][node] {
+		if strings.Contains(r.Prefix, ":") && r.Mode == agentv1.Mode_MODE_ENCAP && len(r.Segments) > 0 {
+			// H.Insert along the policy's waypoints, then the tail's
+			// loopback, the probe address being the last segment:
+			// seg6local behaviours never deliver locally (End.DT6 looks in
+			// the main table only, End and End.DX6 drop a local next hop),
+			// while the kernel's own SRH processing of a packet addressed
+			// to a local address (the loopback) does. The probe address
+			// cannot come first: it is the steered prefix.
+			segs := append(append([]string{}, r.Segments[:len(r.Segments)-1]...), tail.Loopback.String())
+			return []*agentv1.SteeringRoute{{Prefix: tail.Probe.String() + "/128", Mode: agentv1.Mode_MODE_INLINE,
+				Segments: segs, Policy: policy + " (STAMP " + name + ")"}}
+		}
+	}
+	return nil
 }
 
 // StartSession validates and stores a session and starts measuring.
@@ -482,6 +497,26 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 	}
 	if p.Mode == "inline" {
 		return Session{}, bad("policy", nil, "policy %s uses H.Insert; loss is measured on encapsulated (encap) policies", s.Policy)
+	}
+	if s.ReturnPolicy != "" {
+		c.mu.Lock()
+		ret, ok := c.policies[s.ReturnPolicy]
+		var fwdR, retR *resolved
+		if ok {
+			fwdR, _ = c.resolve(p)
+			retR, _ = c.resolve(ret)
+		}
+		c.mu.Unlock()
+		switch {
+		case !s.Delay:
+			return Session{}, bad("return_policy", nil, "only delay sessions have a return path")
+		case !ok:
+			return Session{}, bad("return_policy", nil, "no policy %q", s.ReturnPolicy)
+		case fwdR == nil || retR == nil || retR.headend != fwdR.endpoint || retR.endpoint != fwdR.headend:
+			return Session{}, bad("return_policy", nil, "%s must go from %s's endpoint back to its headend", s.ReturnPolicy, s.Policy)
+		case ret.Mode == "inline":
+			return Session{}, bad("return_policy", nil, "policy %s uses H.Insert; use an encap policy", s.ReturnPolicy)
+		}
 	}
 	if period != 0 && period != s.PeriodMs {
 		return Session{}, bad("period_ms", nil, "every session shares one color period; the running ones use %d", period)
