@@ -44,14 +44,11 @@ func (a *app) benchCmd() *cobra.Command {
 		Short: "CSPF at 1k/10k nodes, 1,000 policies into a 20-router lab, reroute time, beside their goals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := os.MkdirTemp("", "sr6-bench-")
+			dir, cleanup, err := benchDir()
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(dir)
-			if err := os.Chmod(dir, 0o755); err != nil {
-				return err
-			}
+			defer cleanup()
 			rs, err := bench.CSPF(paths)
 			if err != nil {
 				return err
@@ -77,14 +74,11 @@ func (a *app) benchCmd() *cobra.Command {
 		Short: "Loss measurement: throughput overhead (iperf3), single-drop detection time, pipeline ingest, beside their goals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := os.MkdirTemp("", "sr6-bench-")
+			dir, cleanup, err := benchDir()
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(dir)
-			if err := os.Chmod(dir, 0o755); err != nil {
-				return err
-			}
+			defer cleanup()
 			rs, err := bench.PM(cmd.Context(), dir, rounds)
 			if err != nil {
 				return err
@@ -95,4 +89,17 @@ func (a *app) benchCmd() *cobra.Command {
 	pmCmd.Flags().IntVar(&rounds, "rounds", 3, "iperf3 runs with and without the programs")
 	cmd.AddCommand(labCmd, ctrlCmd, pmCmd)
 	return cmd
+}
+
+// benchDir is a scratch folder for labs, searchable by FRR's user.
+func benchDir() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "sr6-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }

@@ -281,19 +281,27 @@ func (b *Bolt) write(ctx context.Context, key string, fn func(*bbolt.Bucket) (Ev
 	if err != nil {
 		return 0, b.wrapClosed(err)
 	}
+	b.publishInOrder(ev)
+	return ev.KV.Revision, nil
+}
+
+// publishInOrder queues committed events and publishes every one whose
+// lower revisions are all published.
+func (b *Bolt) publishInOrder(evs ...Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.pending[uint64(ev.KV.Revision)] = ev
+	for _, ev := range evs {
+		b.pending[uint64(ev.KV.Revision)] = ev
+	}
 	for {
 		e, ok := b.pending[b.next]
 		if !ok {
-			break
+			return
 		}
 		delete(b.pending, b.next)
 		b.next++
 		b.publish(e)
 	}
-	return ev.KV.Revision, nil
 }
 
 // PutMany implements Store in one write transaction; watchers get the
@@ -329,20 +337,7 @@ func (b *Bolt) PutMany(ctx context.Context, kvs []KV) error {
 	if err != nil {
 		return b.wrapClosed(err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, ev := range evs {
-		b.pending[uint64(ev.KV.Revision)] = ev
-	}
-	for {
-		e, ok := b.pending[b.next]
-		if !ok {
-			break
-		}
-		delete(b.pending, b.next)
-		b.next++
-		b.publish(e)
-	}
+	b.publishInOrder(evs...)
 	return nil
 }
 
