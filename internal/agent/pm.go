@@ -122,6 +122,14 @@ func (m *pm) apply(cfg *agentv1.PMConfig, lists []pmList) error {
 	period := time.Duration(cfg.PeriodMs) * time.Millisecond
 	if period != m.period || cfg.MarkMask != m.mask {
 		m.period, m.mask = period, cfg.MarkMask
+		// Counts of the old periods mean nothing in the new ones: start
+		// each list afresh, as if just registered.
+		now := time.Now()
+		for k, l := range m.lists {
+			l.since = now
+			m.lists[k] = l
+		}
+		m.last = map[string]marking.Counter{}
 		color := colorAt(time.Now(), period)
 		for _, p := range []*marking.Programs{m.head, m.tail} {
 			if err := p.Configure(m.mask, color); err != nil {
@@ -233,6 +241,10 @@ func (m *pm) loop(ctx context.Context, period time.Duration) {
 		case <-time.After(time.Until(boundary)):
 		}
 		m.mu.Lock()
+		if ctx.Err() != nil { // replaced by a loop with another period
+			m.mu.Unlock()
+			return
+		}
 		if m.head != nil {
 			if err := m.head.Configure(m.mask, int((k+1)%2)); err != nil {
 				m.log.Warn("flip color", "err", err)
@@ -244,16 +256,16 @@ func (m *pm) loop(ctx context.Context, period time.Duration) {
 			return
 		case <-time.After(time.Until(boundary.Add(guard))):
 		}
-		m.emit(k, period)
+		m.emit(ctx, k, period)
 	}
 }
 
 // emit reads period k's color and sends one Measurement per list that was
 // registered for the whole period.
-func (m *pm) emit(k int64, period time.Duration) {
+func (m *pm) emit(ctx context.Context, k int64, period time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.head == nil {
+	if m.head == nil || ctx.Err() != nil {
 		return
 	}
 	start := time.Unix(0, k*int64(period))
@@ -265,8 +277,11 @@ func (m *pm) emit(k int64, period time.Duration) {
 			continue
 		}
 		lastKey := fmt.Sprintf("%s %d", key, color)
-		prev := m.last[lastKey]
+		prev, seen := m.last[lastKey]
 		m.last[lastKey] = c
+		if seen && (c.Packets < prev.Packets || c.Bytes < prev.Bytes) {
+			continue // counters were reset: rebase, report nothing
+		}
 		// Skip periods until the list has been registered for a whole
 		// period before this one: until then, at a tail, packets the
 		// headend sent before it registered arrive unmarked and would count
@@ -318,7 +333,7 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 			m.stopReflect()
 			m.stopReflect = nil
 		}
-		m.probe = probe
+		m.probe = netip.Addr{}
 		if probe.IsValid() {
 			if err := addProbeAddr(probe); err != nil {
 				return err
@@ -327,6 +342,9 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 			if err != nil {
 				return fmt.Errorf("STAMP reflector on %s: %w", probe, err)
 			}
+			// Only a reflector that runs counts as applied: a failure is
+			// retried by the next Apply.
+			m.probe = probe
 			ctx, cancel := context.WithCancel(context.Background())
 			m.stopReflect = cancel
 			refl := stamp.NewReflector(stamp.ReflectorConfig{Mode: stamp.Stateful, Log: m.log})
@@ -411,10 +429,10 @@ func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d *agentv1.PMDelay,
 	}
 	results := make(chan stamp.Result, 1024)
 	go func() {
+		// Run closes results when it returns.
 		if err := s.Run(ctx, results); err != nil && ctx.Err() == nil {
 			m.log.Warn("STAMP sender", "session", d.Session, "err", err)
 		}
-		close(results)
 	}()
 	for r := range results {
 		ps, done := agg.Add(r)

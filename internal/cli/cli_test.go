@@ -131,8 +131,8 @@ func TestParseMarkBit(t *testing.T) {
 		want uint32
 		err  bool
 	}{
-		{"tc0", 1 << 20, false}, {"tc7", 1 << 27, false}, {"fl0", 1, false}, {"fl19", 1 << 19, false},
-		{"tc8", 0, true}, {"fl20", 0, true}, {"dscp1", 0, true}, {"", 0, true},
+		{"tc2", 1 << 22, false}, {"tc7", 1 << 27, false}, {"fl0", 1, false}, {"fl19", 1 << 19, false},
+		{"tc0", 0, true}, {"tc1", 0, true}, {"tc8", 0, true}, {"fl20", 0, true}, {"tc3x", 0, true}, {"dscp1", 0, true}, {"", 0, true},
 	}
 	for _, tt := range tests {
 		got, err := parseMarkBit(tt.in)

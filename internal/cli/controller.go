@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,7 +113,7 @@ func (a *app) controllerCmd() *cobra.Command {
 	f.StringVar(&certs.Key, "key", "", "controller client key (PEM)")
 	f.BoolVar(&plaintext, "insecure", false, "talk to agents without TLS (trusted test networks only)")
 	f.StringVar(&listen, "listen", "127.0.0.1:7700", "REST API address")
-	f.StringVar(&markBit, "mark-bit", "tc0", "IPv6 header bit carrying the alternate-marking color: tc0..tc7 (Traffic Class) or fl0..fl19 (Flow Label)")
+	f.StringVar(&markBit, "mark-bit", "fl19", "IPv6 header bit carrying the alternate-marking color: fl0..fl19 (Flow Label) or tc2..tc7 (Traffic Class DSCP bits; tc0 and tc1 are ECN)")
 	f.DurationVar(&retention, "pm-retention", 24*time.Hour, "how long measurement results are kept")
 	f.StringVar(&busURL, "bus", "", "measurement bus: empty for the embedded NATS JetStream, or kafka://broker:9092[,broker...]/topic")
 	f.StringVar(&busDir, "bus-dir", "", "storage of the embedded measurement bus (NATS JetStream; default: in the lab folder)")
@@ -122,22 +123,24 @@ func (a *app) controllerCmd() *cobra.Command {
 
 // parseMarkBit reads tcN or flN.
 func parseMarkBit(s string) (uint32, error) {
-	var n int
-	switch {
-	case strings.HasPrefix(s, "tc"):
-		if _, err := fmt.Sscanf(s, "tc%d", &n); err == nil {
-			if m, err := marking.TrafficClassBit(n); err == nil {
-				return m, nil
-			}
-		}
-	case strings.HasPrefix(s, "fl"):
-		if _, err := fmt.Sscanf(s, "fl%d", &n); err == nil {
-			if m, err := marking.FlowLabelBit(n); err == nil {
-				return m, nil
+	if len(s) > 2 {
+		if n, err := strconv.Atoi(s[2:]); err == nil {
+			switch s[:2] {
+			case "tc":
+				// Bits 0 and 1 are ECN: a color there would mark packets.
+				if n >= 2 {
+					if m, err := marking.TrafficClassBit(n); err == nil {
+						return m, nil
+					}
+				}
+			case "fl":
+				if m, err := marking.FlowLabelBit(n); err == nil {
+					return m, nil
+				}
 			}
 		}
 	}
-	return 0, usageError{fmt.Errorf("--mark-bit %q: allowed tc0 to tc7 (Traffic Class) or fl0 to fl19 (Flow Label)", s)}
+	return 0, usageError{fmt.Errorf("--mark-bit %q: allowed fl0 to fl19 (Flow Label) or tc2 to tc7 (Traffic Class DSCP bits; tc0 and tc1 are ECN)", s)}
 }
 
 // openBus opens the measurement bus: the embedded NATS JetStream server in

@@ -32,10 +32,13 @@ type Pusher interface {
 	Push(ctx context.Context, node string, st *agentv1.DesiredState) error
 }
 
-// DefaultMarkMask carries the alternate-marking color in the least
-// significant bit of the IPv6 Traffic Class (RFC 9341 leaves the choice to
-// the operator; SetMarkBit changes it).
-const DefaultMarkMask = 1 << 20
+// DefaultMarkMask carries the alternate-marking color in the top bit of
+// the IPv6 Flow Label. RFC 9341 leaves the choice to the operator: Traffic
+// Class bits 0-1 are ECN (a color there would turn packets into ECN-capable
+// or congestion-marked ones) and the others are DSCP (a color there changes
+// the packets' class); the Flow Label only feeds ECMP hashing, and sr6's
+// segment lists never rely on ECMP. SetMarkMask changes it.
+const DefaultMarkMask = 1 << 19
 
 // Controller computes and pushes the network's SRv6 state.
 type Controller struct {

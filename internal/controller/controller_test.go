@@ -417,10 +417,11 @@ func TestDisjointFollowsTheOtherPath(t *testing.T) {
 // a bus does after a processor restart) give the same result, once.
 func TestRedeliveredMeasurementsCountOnce(t *testing.T) {
 	c := newTestController(t, "triangle.yaml")
+	start := time.Now().Truncate(time.Second).UnixMilli()
 	head := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"}, Headend: true,
-		PeriodStartUnixMs: 5000, PeriodMs: 1000, Packets: 100}
+		PeriodStartUnixMs: start, PeriodMs: 1000, Packets: 100}
 	tail := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"},
-		PeriodStartUnixMs: 5000, PeriodMs: 1000, Packets: 97}
+		PeriodStartUnixMs: start, PeriodMs: 1000, Packets: 97}
 	acked := 0
 	ack := func() error { acked++; return nil }
 	for range 2 {
@@ -444,6 +445,16 @@ func TestRedeliveredMeasurementsCountOnce(t *testing.T) {
 	}
 	if acked != 6 {
 		t.Errorf("%d acknowledgements, want every delivered half acknowledged (6)", acked)
+	}
+	// A half whose pair never comes is acknowledged when it expires, with
+	// every delivery of it.
+	lone := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Headend: true,
+		PeriodStartUnixMs: start - 11*60*1000, PeriodMs: 1000, Packets: 1}
+	acked = 0
+	c.pm.add(lone, ack)
+	c.pm.add(head, ack) // triggers the expiry pass
+	if acked != 1 || len(c.pm.pending) != 1 {
+		t.Errorf("expired half: %d acks, %d pending", acked, len(c.pm.pending))
 	}
 }
 

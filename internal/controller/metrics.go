@@ -2,6 +2,7 @@ package controller
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,16 +55,27 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		m.c.pm.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(m.tx, prometheus.CounterValue, float64(tx), s.Name, s.Policy)
 		ch <- prometheus.MustNewConstMetric(m.lost, prometheus.CounterValue, float64(lost), s.Name, s.Policy)
-		var lastLoss, lastDelay *LossResult
+		// The last period's loss over all the policy's segment lists.
+		var lastDelay *LossResult
+		var lastStart time.Time
+		var ptx, plost int64
 		for i := range s.Results {
-			if s.Results[i].Kind == "delay" {
-				lastDelay = &s.Results[i]
-			} else {
-				lastLoss = &s.Results[i]
+			r := &s.Results[i]
+			switch {
+			case r.Kind == "delay":
+				lastDelay = r
+			case r.PeriodStart.After(lastStart):
+				lastStart, ptx, plost = r.PeriodStart, int64(r.TxPackets), r.Lost
+			case r.PeriodStart.Equal(lastStart):
+				ptx, plost = ptx+int64(r.TxPackets), plost+r.Lost
 			}
 		}
-		if lastLoss != nil {
-			ch <- prometheus.MustNewConstMetric(m.last, prometheus.GaugeValue, lastLoss.LossRatio, s.Name, s.Policy)
+		if !lastStart.IsZero() {
+			ratio := 0.0
+			if ptx > 0 {
+				ratio = float64(plost) / float64(ptx)
+			}
+			ch <- prometheus.MustNewConstMetric(m.last, prometheus.GaugeValue, ratio, s.Name, s.Policy)
 		}
 		if lastDelay != nil {
 			for stat, v := range map[string]float64{"min": lastDelay.RTTMinMs, "avg": lastDelay.RTTAvgMs, "max": lastDelay.RTTMaxMs, "jitter": lastDelay.JitterMs} {

@@ -68,8 +68,8 @@ type pmState struct {
 // half is one node's measurement waiting for the other end's, with the
 // acknowledgement that tells the bus it may forget it.
 type half struct {
-	m   *agentv1.Measurement
-	ack func() error
+	m    *agentv1.Measurement
+	acks []func() error // every delivery of it: the bus acknowledges per delivery
 }
 
 func newPMState(retention int) *pmState {
@@ -78,7 +78,7 @@ func newPMState(retention int) *pmState {
 }
 
 func pairKey(m *agentv1.Measurement) string {
-	return fmt.Sprintf("%s|%s|%d", m.Session, strings.Join(m.Segments, ","), m.PeriodStartUnixMs)
+	return fmt.Sprintf("%s|%s|%d|%d", m.Session, strings.Join(m.Segments, ","), m.PeriodStartUnixMs, m.PeriodMs)
 }
 
 // resultKey orders a session's results by period, then kind and segment
@@ -117,11 +117,14 @@ func (s *pmState) add(m *agentv1.Measurement, ack func() error) (LossResult, []f
 	k := pairKey(m)
 	other, ok := s.pending[k]
 	if !ok || other.m.Headend == m.Headend {
+		// A redelivered copy replaces the waiting one; both deliveries are
+		// acknowledged once the pair is stored, none before.
+		h := half{m: m, acks: []func() error{ack}}
 		if ok {
-			_ = other.ack() // a redelivered copy replaces it
+			h.acks = append(h.acks, other.acks...)
 		}
-		s.pending[k] = half{m: m, ack: ack}
-		s.gcLocked(m.PeriodStartUnixMs)
+		s.pending[k] = h
+		s.gcLocked(time.Now().UnixMilli())
 		return LossResult{}, nil, false
 	}
 	delete(s.pending, k)
@@ -136,7 +139,7 @@ func (s *pmState) add(m *agentv1.Measurement, ack func() error) (LossResult, []f
 		r.LossRatio = float64(r.Lost) / float64(tx.Packets)
 	}
 	s.recordLocked(r)
-	return r, []func() error{ack, other.ack}, true
+	return r, append([]func() error{ack}, other.acks...), true
 }
 
 // recordLocked keeps r (replacing an equal key) and tells subscribers.
@@ -186,7 +189,9 @@ func (s *pmState) recordLocked(r LossResult) {
 func (s *pmState) gcLocked(nowMs int64) {
 	for k, h := range s.pending {
 		if nowMs-h.m.PeriodStartUnixMs > 10*60*1000 {
-			_ = h.ack()
+			for _, a := range h.acks {
+				_ = a()
+			}
 			delete(s.pending, k)
 		}
 	}
@@ -307,7 +312,10 @@ func (c *Controller) Process(ctx context.Context, b bus.Bus) error {
 	}()
 	err := b.Consume(ctx, func(msg bus.Message) {
 		if r, acks, ok := c.pm.add(msg.Record, msg.Ack); ok {
-			jobs <- job{r, acks}
+			select {
+			case jobs <- job{r, acks}:
+			case <-ctx.Done(): // not stored, not acknowledged: delivered again
+			}
 		}
 	})
 	close(jobs)
@@ -485,13 +493,25 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 	if s.ProbeIntervalMs != 0 && (s.ProbeIntervalMs < 10 || s.ProbeIntervalMs > s.PeriodMs) {
 		return Session{}, bad("probe_interval_ms", nil, "%d is out of range: 10 to the period (%d)", s.ProbeIntervalMs, s.PeriodMs)
 	}
+	// Checks and write under writeMu: two concurrent starts must not both
+	// pass the shared-period check.
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	c.mu.Lock()
 	p, ok := c.policies[s.Policy]
 	var period uint32
+	measured := ""
 	for _, other := range c.sessions {
 		period = other.PeriodMs
+		if other.Policy == s.Policy {
+			measured = other.Name
+		}
 	}
 	c.mu.Unlock()
+	if measured != "" {
+		// Both would register the same segment lists; one reading serves.
+		return Session{}, bad("policy", nil, "policy %s is already measured by session %s", s.Policy, measured)
+	}
 	if !ok {
 		return Session{}, bad("policy", nil, "no policy %q", s.Policy)
 	}
@@ -525,8 +545,6 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 	if err != nil {
 		return Session{}, err
 	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	if _, err := c.store.Create(ctx, sessionPrefix+s.Name, data); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return Session{}, bad("name", nil, "session %q already exists", s.Name)

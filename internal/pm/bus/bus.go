@@ -169,6 +169,7 @@ func (b *NATS) Consume(ctx context.Context, fn func(Message)) error {
 	}
 	<-ctx.Done()
 	cc.Stop()
+	<-cc.Closed() // no callback runs after Consume returns
 	return nil
 }
 
