@@ -194,9 +194,13 @@ func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
 	stored := make(chan struct{})
 	go func() { _ = c.Process(ctx, b) }()
 	segs := []string{"fc00:0:2::d4"}
+	// Recent periods (1 ms apart: the processor expires halves of periods
+	// older than ten minutes).
+	base := time.Now().UnixMilli() - int64(n)
 	// Listing every result while they are written would compete with the
 	// writer: wait for the last period's key, then count once in a while.
-	last := fmt.Sprintf("pm/results/s/%016d/%s", int64(n-1)*1000, segs[0])
+	last := controller.ResultStoreKey(controller.LossResult{Session: "s", Kind: "loss", Segments: segs,
+		PeriodStart: time.UnixMilli(base + int64(n-1))})
 	go func() {
 		defer close(stored)
 		for ctx.Err() == nil {
@@ -218,14 +222,18 @@ func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
 		for j := i; j < min(i+1000, n); j++ {
 			for _, head := range []bool{true, false} {
 				ms = append(ms, &agentv1.Measurement{Session: "s", Policy: "p", Segments: segs, Headend: head,
-					PeriodStartUnixMs: int64(j) * 1000, PeriodMs: 1000, Packets: 10})
+					PeriodStartUnixMs: base + int64(j), PeriodMs: 1000, Packets: 10})
 			}
 		}
 		if err := b.PublishBatch(ctx, ms); err != nil {
 			return 0, err
 		}
 	}
-	<-stored
+	select {
+	case <-stored:
+	case <-time.After(2 * time.Minute):
+		return 0, fmt.Errorf("pipeline: results not all stored after 2 minutes (waiting for %s)", last)
+	}
 	return float64(2*n) / time.Since(start).Seconds(), nil
 }
 

@@ -119,13 +119,14 @@ func BenchmarkPipeline(b *testing.B) {
 	segs := []string{"fc00:0:2::1", "fc00:0:3::d4"}
 	b.ResetTimer()
 	start := time.Now()
+	base := start.UnixMilli() - int64(b.N) // recent: older halves expire
 	const batch = 1000
 	for i := 0; i < b.N; i += batch {
 		var ms []*agentv1.Measurement
 		for j := i; j < min(i+batch, b.N); j++ {
 			for _, head := range []bool{true, false} {
 				ms = append(ms, &agentv1.Measurement{Session: "s", Policy: "p", Segments: segs, Headend: head,
-					PeriodStartUnixMs: int64(j) * 1000, PeriodMs: 1000, Packets: 100})
+					PeriodStartUnixMs: base + int64(j), PeriodMs: 1000, Packets: 100})
 			}
 		}
 		if err := bs.PublishBatch(ctx, ms); err != nil {

@@ -89,6 +89,9 @@ func resultKey(r LossResult) string {
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
+// ResultStoreKey is where the processor stores r.
+func ResultStoreKey(r LossResult) string { return resultPrefix + r.Session + "/" + resultKey(r) }
+
 func noAck() error { return nil }
 
 // add takes one node's measurement; when both halves of a period are in,
@@ -247,7 +250,7 @@ func (c *Controller) Measurement(m *agentv1.Measurement) {
 func (c *Controller) persist(ctx context.Context, r LossResult) {
 	data, err := json.Marshal(r)
 	if err == nil {
-		_, err = c.store.Put(ctx, resultPrefix+r.Session+"/"+resultKey(r), data)
+		_, err = c.store.Put(ctx, ResultStoreKey(r), data)
 	}
 	if err != nil {
 		c.log.Warn("store loss result", "session", r.Session, "err", err)
@@ -278,7 +281,7 @@ func (c *Controller) Process(ctx context.Context, b bus.Bus) error {
 			kvs := make([]store.KV, 0, len(batch))
 			for _, j := range batch {
 				data, _ := json.Marshal(j.r)
-				kvs = append(kvs, store.KV{Key: resultPrefix + j.r.Session + "/" + resultKey(j.r), Value: data})
+				kvs = append(kvs, store.KV{Key: ResultStoreKey(j.r), Value: data})
 			}
 			if err := c.store.PutMany(context.WithoutCancel(ctx), kvs); err != nil {
 				// Not acknowledged: the bus delivers them again.
