@@ -64,6 +64,7 @@ type pm struct {
 	subs     map[chan *agentv1.Measurement]struct{}
 
 	probe       netip.Addr         // this node's STAMP reflector address
+	synced      bool               // clocks declared synchronized
 	stopReflect context.CancelFunc // the running reflector
 	senders     map[string]context.CancelFunc
 }
@@ -328,6 +329,20 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 		}
 		probe = a
 	}
+	synced := cfg != nil && cfg.ClocksSynced
+	var estimate stamp.ErrorEstimate // zero: ask the kernel
+	if synced {
+		estimate = stamp.ErrorEstimateFor(time.Microsecond, true)
+	}
+	if synced != m.synced {
+		// Restart the reflector and senders with the new clock claim.
+		m.synced = synced
+		m.probe = netip.Addr{}
+		for k, stop := range m.senders {
+			stop()
+			delete(m.senders, k)
+		}
+	}
 	if probe != m.probe {
 		if m.stopReflect != nil {
 			m.stopReflect()
@@ -347,7 +362,7 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 			m.probe = probe
 			ctx, cancel := context.WithCancel(context.Background())
 			m.stopReflect = cancel
-			refl := stamp.NewReflector(stamp.ReflectorConfig{Mode: stamp.Stateful, Log: m.log})
+			refl := stamp.NewReflector(stamp.ReflectorConfig{Mode: stamp.Stateful, ErrorEstimate: estimate, Log: m.log})
 			go func() {
 				defer conn.Close()
 				if err := refl.Serve(ctx, conn); err != nil {
@@ -386,7 +401,7 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 		interval := time.Duration(d.IntervalMs) * time.Millisecond
 		sender, err := stamp.NewSender(stamp.SenderConfig{
 			Target: netip.AddrPortFrom(target, stampPort), Source: netip.AddrPortFrom(m.probe, 0),
-			Interval: interval, Timeout: period / 2, Log: m.log})
+			Interval: interval, Timeout: period / 2, ErrorEstimate: estimate, Log: m.log})
 		if err != nil {
 			return fmt.Errorf("STAMP sender to %s: %w", target, err)
 		}
@@ -442,7 +457,8 @@ func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d *agentv1.PMDelay,
 		ms := &agentv1.Measurement{Node: m.node, Session: d.Session, Policy: d.Policy, Segments: []string{d.Target},
 			Headend: true, Delay: true, PeriodStartUnixMs: ps.Start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
 			ProbesSent: uint32(ps.Sent), ProbesLost: uint32(ps.Lost), RttMinNs: int64(ps.RoundTrip.Min),
-			RttAvgNs: int64(ps.RoundTrip.Avg), RttMaxNs: int64(ps.RoundTrip.Max), JitterNs: int64(ps.Jitter)}
+			RttAvgNs: int64(ps.RoundTrip.Avg), RttMaxNs: int64(ps.RoundTrip.Max), JitterNs: int64(ps.Jitter),
+			ForwardAvgNs: int64(ps.Forward.Avg), BackwardAvgNs: int64(ps.Backward.Avg)}
 		m.mu.Lock()
 		for ch := range m.subs {
 			select {

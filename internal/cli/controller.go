@@ -31,6 +31,7 @@ func (a *app) controllerCmd() *cobra.Command {
 	var plaintext bool
 	var busDir, busURL, markBit string
 	var retention time.Duration
+	var clocksSynced bool
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the SRv6 controller: REST API, path computation, agents over gRPC",
@@ -95,6 +96,8 @@ func (a *app) controllerCmd() *cobra.Command {
 				return err
 			}
 			c.SetMarkMask(mask)
+			// A lab's namespaces share this host's clock.
+			c.SetClocksSynced(clocksSynced || labName != "")
 			go c.ExpireResults(ctx, retention, time.Minute)
 			go func() {
 				if err := c.Process(ctx, b); err != nil {
@@ -115,6 +118,7 @@ func (a *app) controllerCmd() *cobra.Command {
 	f.StringVar(&listen, "listen", "127.0.0.1:7700", "REST API address")
 	f.StringVar(&markBit, "mark-bit", "fl19", "IPv6 header bit carrying the alternate-marking color: fl0..fl19 (Flow Label) or tc2..tc7 (Traffic Class DSCP bits; tc0 and tc1 are ECN)")
 	f.DurationVar(&retention, "pm-retention", 24*time.Hour, "how long measurement results are kept")
+	f.BoolVar(&clocksSynced, "clocks-synced", false, "the routers' clocks agree (PTP or NTP): report one-way delays (always on with --lab)")
 	f.StringVar(&busURL, "bus", "", "measurement bus: empty for the embedded NATS JetStream, or kafka://broker:9092[,broker...]/topic")
 	f.StringVar(&busDir, "bus-dir", "", "storage of the embedded measurement bus (NATS JetStream; default: in the lab folder)")
 	f.StringVar(&storeURL, "store", "", "bolt:///path/file.db (default: in the lab folder) or etcd://host:port[,host:port]/prefix")

@@ -115,6 +115,9 @@ func (a *app) pmCmd() *cobra.Command {
 					rtt, jitter := "", ""
 					if r.Kind == "delay" {
 						rtt = fmt.Sprintf("%.3f/%.3f/%.3f ms", r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+						if r.ForwardAvgMs > 0 {
+							rtt += fmt.Sprintf(" (one-way avg %.3f there, %.3f back)", r.ForwardAvgMs, r.BackwardAvgMs)
+						}
 						jitter = fmt.Sprintf("%.3f ms", r.JitterMs)
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.3f%%\t%s\t%s\n", r.PeriodStart.Local().Format("15:04:05.000"),

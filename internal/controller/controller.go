@@ -69,10 +69,11 @@ type Controller struct {
 	revs      map[string]int64                               // policy -> store revision in effect
 	contested bool                                           // some policy is down because another steers its prefix
 
-	sessions map[string]Session // loss-measurement sessions
-	markMask uint32             // header bit carrying the alternate-marking color
-	pm       *pmState
-	bus      bus.Bus // measurement records go through it when set
+	sessions     map[string]Session // loss-measurement sessions
+	markMask     uint32             // header bit carrying the alternate-marking color
+	clocksSynced bool               // nodes' clocks agree: STAMP reports one-way delays
+	pm           *pmState
+	bus          bus.Bus // measurement records go through it when set
 
 	// writeMu serialises AddPolicy and DeletePolicy from the store write to
 	// the update in memory, so that two writes to one name take effect in
@@ -680,6 +681,15 @@ func (c *Controller) Topology() TopologyView {
 		v.Links = append(v.Links, LinkView{LinkJSON: j.Links[i], Up: !c.down[l]})
 	}
 	return v
+}
+
+// SetClocksSynced declares that the nodes' clocks agree (true of a lab,
+// whose namespaces share the host's clock), so STAMP reports one-way
+// delays.
+func (c *Controller) SetClocksSynced(v bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clocksSynced = v
 }
 
 // SetBus routes measurement records through b (see Process).

@@ -52,6 +52,9 @@ type LossResult struct {
 	RTTAvgMs float64 `json:"rtt_avg_ms,omitempty"`
 	RTTMaxMs float64 `json:"rtt_max_ms,omitempty"`
 	JitterMs float64 `json:"jitter_ms,omitempty"`
+	// One-way averages, when the controller knows the clocks agree.
+	ForwardAvgMs  float64 `json:"forward_avg_ms,omitempty"`
+	BackwardAvgMs float64 `json:"backward_avg_ms,omitempty"`
 }
 
 // pmState pairs headend and tail measurements into results and keeps the
@@ -110,7 +113,8 @@ func (s *pmState) add(m *agentv1.Measurement, ack func() error) (LossResult, []f
 		r := LossResult{Session: m.Session, Policy: m.Policy, Segments: m.Segments, Kind: "delay",
 			PeriodStart: time.UnixMilli(m.PeriodStartUnixMs).UTC(), PeriodMs: m.PeriodMs,
 			TxPackets: uint64(m.ProbesSent), RxPackets: uint64(m.ProbesSent - m.ProbesLost), Lost: int64(m.ProbesLost),
-			RTTMinMs: ms(m.RttMinNs), RTTAvgMs: ms(m.RttAvgNs), RTTMaxMs: ms(m.RttMaxNs), JitterMs: ms(m.JitterNs)}
+			RTTMinMs: ms(m.RttMinNs), RTTAvgMs: ms(m.RttAvgNs), RTTMaxMs: ms(m.RttMaxNs), JitterMs: ms(m.JitterNs),
+			ForwardAvgMs: ms(m.ForwardAvgNs), BackwardAvgMs: ms(m.BackwardAvgNs)}
 		if m.ProbesSent > 0 {
 			r.LossRatio = float64(m.ProbesLost) / float64(m.ProbesSent)
 		}
@@ -395,7 +399,7 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 	if len(c.sessions) == 0 {
 		return nil
 	}
-	cfg := &agentv1.PMConfig{MarkMask: c.markMask}
+	cfg := &agentv1.PMConfig{MarkMask: c.markMask, ClocksSynced: c.clocksSynced}
 	if r := c.nw.Node(node); r != nil && r.Probe.IsValid() {
 		cfg.ProbeAddr = r.Probe.String()
 	}

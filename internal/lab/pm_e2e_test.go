@@ -209,4 +209,14 @@ func TestDelayMeasurementSeesAQueue(t *testing.T) {
 		return nil
 	})
 	t.Logf("queue: worst period average RTT %.1f ms", worst)
+	// The queue is on the way there: the one-way delays say so (the lab's
+	// nodes share one clock).
+	for _, r := range delay(flood) {
+		if r.RTTAvgMs == worst {
+			if r.ForwardAvgMs < 0.8*worst || r.BackwardAvgMs > 5 {
+				t.Errorf("worst period: forward %.1f ms, backward %.1f ms, RTT %.1f ms: the delay must be forward",
+					r.ForwardAvgMs, r.BackwardAvgMs, r.RTTAvgMs)
+			}
+		}
+	}
 }

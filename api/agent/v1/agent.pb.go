@@ -395,7 +395,10 @@ type PMConfig struct {
 	// The node's STAMP reflector address (put on the SID device), port 862.
 	ProbeAddr string `protobuf:"bytes,4,opt,name=probe_addr,json=probeAddr,proto3" json:"probe_addr,omitempty"`
 	// STAMP sessions this node sends (as the policy's headend).
-	Delays        []*PMDelay `protobuf:"bytes,5,rep,name=delays,proto3" json:"delays,omitempty"`
+	Delays []*PMDelay `protobuf:"bytes,5,rep,name=delays,proto3" json:"delays,omitempty"`
+	// The nodes' clocks agree (a lab's namespaces share one kernel clock):
+	// STAMP then reports one-way delays.
+	ClocksSynced  bool `protobuf:"varint,6,opt,name=clocks_synced,json=clocksSynced,proto3" json:"clocks_synced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -463,6 +466,13 @@ func (x *PMConfig) GetDelays() []*PMDelay {
 		return x.Delays
 	}
 	return nil
+}
+
+func (x *PMConfig) GetClocksSynced() bool {
+	if x != nil {
+		return x.ClocksSynced
+	}
+	return false
 }
 
 type PMDelay struct {
@@ -1066,13 +1076,16 @@ type Measurement struct {
 	Bytes             uint64                 `protobuf:"varint,10,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	// STAMP delay (delay = true): probes sent and lost in the period and
 	// the round trips of the answered ones, reflector residence removed.
-	Delay         bool   `protobuf:"varint,11,opt,name=delay,proto3" json:"delay,omitempty"`
-	ProbesSent    uint32 `protobuf:"varint,12,opt,name=probes_sent,json=probesSent,proto3" json:"probes_sent,omitempty"`
-	ProbesLost    uint32 `protobuf:"varint,13,opt,name=probes_lost,json=probesLost,proto3" json:"probes_lost,omitempty"`
-	RttMinNs      int64  `protobuf:"varint,14,opt,name=rtt_min_ns,json=rttMinNs,proto3" json:"rtt_min_ns,omitempty"`
-	RttAvgNs      int64  `protobuf:"varint,15,opt,name=rtt_avg_ns,json=rttAvgNs,proto3" json:"rtt_avg_ns,omitempty"`
-	RttMaxNs      int64  `protobuf:"varint,16,opt,name=rtt_max_ns,json=rttMaxNs,proto3" json:"rtt_max_ns,omitempty"`
-	JitterNs      int64  `protobuf:"varint,17,opt,name=jitter_ns,json=jitterNs,proto3" json:"jitter_ns,omitempty"`
+	Delay      bool   `protobuf:"varint,11,opt,name=delay,proto3" json:"delay,omitempty"`
+	ProbesSent uint32 `protobuf:"varint,12,opt,name=probes_sent,json=probesSent,proto3" json:"probes_sent,omitempty"`
+	ProbesLost uint32 `protobuf:"varint,13,opt,name=probes_lost,json=probesLost,proto3" json:"probes_lost,omitempty"`
+	RttMinNs   int64  `protobuf:"varint,14,opt,name=rtt_min_ns,json=rttMinNs,proto3" json:"rtt_min_ns,omitempty"`
+	RttAvgNs   int64  `protobuf:"varint,15,opt,name=rtt_avg_ns,json=rttAvgNs,proto3" json:"rtt_avg_ns,omitempty"`
+	RttMaxNs   int64  `protobuf:"varint,16,opt,name=rtt_max_ns,json=rttMaxNs,proto3" json:"rtt_max_ns,omitempty"`
+	JitterNs   int64  `protobuf:"varint,17,opt,name=jitter_ns,json=jitterNs,proto3" json:"jitter_ns,omitempty"`
+	// One-way averages, when clocks_synced (0 otherwise).
+	ForwardAvgNs  int64 `protobuf:"varint,18,opt,name=forward_avg_ns,json=forwardAvgNs,proto3" json:"forward_avg_ns,omitempty"`
+	BackwardAvgNs int64 `protobuf:"varint,19,opt,name=backward_avg_ns,json=backwardAvgNs,proto3" json:"backward_avg_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1226,6 +1239,20 @@ func (x *Measurement) GetJitterNs() int64 {
 	return 0
 }
 
+func (x *Measurement) GetForwardAvgNs() int64 {
+	if x != nil {
+		return x.ForwardAvgNs
+	}
+	return 0
+}
+
+func (x *Measurement) GetBackwardAvgNs() int64 {
+	if x != nil {
+		return x.BackwardAvgNs
+	}
+	return 0
+}
+
 var File_api_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_api_agent_v1_agent_proto_rawDesc = "" +
@@ -1256,14 +1283,15 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x04 \x01(\x04R\n" +
 	"generation\x12&\n" +
-	"\x02pm\x18\x05 \x01(\v2\x16.sr6.agent.v1.PMConfigR\x02pm\"\xbe\x01\n" +
+	"\x02pm\x18\x05 \x01(\v2\x16.sr6.agent.v1.PMConfigR\x02pm\"\xe3\x01\n" +
 	"\bPMConfig\x12\x1b\n" +
 	"\tperiod_ms\x18\x01 \x01(\rR\bperiodMs\x12\x1b\n" +
 	"\tmark_mask\x18\x02 \x01(\rR\bmarkMask\x12*\n" +
 	"\x05lists\x18\x03 \x03(\v2\x14.sr6.agent.v1.PMListR\x05lists\x12\x1d\n" +
 	"\n" +
 	"probe_addr\x18\x04 \x01(\tR\tprobeAddr\x12-\n" +
-	"\x06delays\x18\x05 \x03(\v2\x15.sr6.agent.v1.PMDelayR\x06delays\"t\n" +
+	"\x06delays\x18\x05 \x03(\v2\x15.sr6.agent.v1.PMDelayR\x06delays\x12#\n" +
+	"\rclocks_synced\x18\x06 \x01(\bR\fclocksSynced\"t\n" +
 	"\aPMDelay\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
 	"\x06policy\x18\x02 \x01(\tR\x06policy\x12\x16\n" +
@@ -1309,7 +1337,7 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\bsnapshot\x18\x04 \x01(\bR\bsnapshot\x12\x1d\n" +
 	"\n" +
 	"unix_nanos\x18\x05 \x01(\x03R\tunixNanos\"\x1a\n" +
-	"\x18WatchMeasurementsRequest\"\xec\x03\n" +
+	"\x18WatchMeasurementsRequest\"\xba\x04\n" +
 	"\vMeasurement\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x16\n" +
@@ -1333,7 +1361,9 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"rtt_avg_ns\x18\x0f \x01(\x03R\brttAvgNs\x12\x1c\n" +
 	"\n" +
 	"rtt_max_ns\x18\x10 \x01(\x03R\brttMaxNs\x12\x1b\n" +
-	"\tjitter_ns\x18\x11 \x01(\x03R\bjitterNs*=\n" +
+	"\tjitter_ns\x18\x11 \x01(\x03R\bjitterNs\x12$\n" +
+	"\x0eforward_avg_ns\x18\x12 \x01(\x03R\fforwardAvgNs\x12&\n" +
+	"\x0fbackward_avg_ns\x18\x13 \x01(\x03R\rbackwardAvgNs*=\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
