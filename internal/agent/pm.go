@@ -62,6 +62,7 @@ type pm struct {
 	last     map[string]marking.Counter // list key + color -> last cumulative reading
 	stopLoop context.CancelFunc
 	subs     map[chan *agentv1.Measurement]struct{}
+	recent   []*agentv1.Measurement // replayed to each new subscriber
 
 	probe       netip.Addr         // this node's STAMP reflector address
 	synced      bool               // clocks declared synchronized
@@ -70,6 +71,9 @@ type pm struct {
 }
 
 func newPM(node string, log *slog.Logger) *pm {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &pm{node: node, log: log, lists: map[string]pmList{}, last: map[string]marking.Counter{},
 		subs: map[chan *agentv1.Measurement]struct{}{}, senders: map[string]context.CancelFunc{}}
 }
@@ -293,19 +297,38 @@ func (m *pm) emit(ctx context.Context, k int64, period time.Duration) {
 		ms := &agentv1.Measurement{Node: m.node, Session: l.session, Policy: l.policy, Segments: strs(l.segs),
 			Headend: l.headend, PeriodStartUnixMs: start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
 			Color: uint32(color), Packets: c.Packets - prev.Packets, Bytes: c.Bytes - prev.Bytes}
-		for ch := range m.subs {
-			select {
-			case ch <- ms:
-			default:
-				m.log.Warn("measurement subscriber too slow; record dropped", "list", key)
-			}
+		m.publishLocked(ms)
+	}
+}
+
+// recentKept is how many measurements an agent keeps to replay: a
+// controller that reconnects gets them again, so periods that closed while
+// it was away are not lost (the processor stores idempotently, so replays
+// of what it already has change nothing). At 1 s periods it covers
+// minutes for a few dozen lists.
+const recentKept = 8192
+
+// publishLocked keeps ms for replay and sends it to every subscriber.
+func (m *pm) publishLocked(ms *agentv1.Measurement) {
+	m.recent = append(m.recent, ms)
+	if len(m.recent) > recentKept+recentKept/4 {
+		m.recent = append([]*agentv1.Measurement(nil), m.recent[len(m.recent)-recentKept:]...)
+	}
+	for ch := range m.subs {
+		select {
+		case ch <- ms:
+		default:
+			m.log.Warn("measurement subscriber too slow; record dropped (replayed on reconnect)", "session", ms.Session)
 		}
 	}
 }
 
 func (m *pm) subscribe() (chan *agentv1.Measurement, func()) {
-	ch := make(chan *agentv1.Measurement, 4096)
 	m.mu.Lock()
+	ch := make(chan *agentv1.Measurement, 4096+len(m.recent))
+	for _, ms := range m.recent {
+		ch <- ms
+	}
 	m.subs[ch] = struct{}{}
 	m.mu.Unlock()
 	return ch, func() {
@@ -460,12 +483,7 @@ func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d *agentv1.PMDelay,
 			RttAvgNs: int64(ps.RoundTrip.Avg), RttMaxNs: int64(ps.RoundTrip.Max), JitterNs: int64(ps.Jitter),
 			ForwardAvgNs: int64(ps.Forward.Avg), BackwardAvgNs: int64(ps.Backward.Avg)}
 		m.mu.Lock()
-		for ch := range m.subs {
-			select {
-			case ch <- ms:
-			default:
-			}
-		}
+		m.publishLocked(ms)
 		m.mu.Unlock()
 	}
 }
