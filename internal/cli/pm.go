@@ -43,23 +43,7 @@ func (a *app) pmCmd() *cobra.Command {
 	start.Flags().DurationVar(&probe, "probe-interval", 100*time.Millisecond, "time between STAMP probes (with --delay)")
 	start.PreRun = func(*cobra.Command, []string) { s.ProbeIntervalMs = uint32(probe.Milliseconds()) }
 	_ = start.MarkFlagRequired("policy")
-	stop := &cobra.Command{
-		Use:   "stop NAME...",
-		Short: "Stop sessions",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(cf)
-			if err != nil {
-				return err
-			}
-			for _, n := range args {
-				if err := c.StopSession(cmd.Context(), n); err != nil {
-					return fmt.Errorf("stop %s: %w", n, err)
-				}
-			}
-			return nil
-		},
-	}
+	stop := a.removeEachCmd(&cf, "stop NAME...", "Stop sessions", "stop", (*controller.Client).StopSession)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Sessions with their last period's loss",

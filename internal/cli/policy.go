@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -85,23 +86,7 @@ func (a *app) policyCmd() *cobra.Command {
 	fl.BoolVar(&p.PerHop, "per-hop", false, "one SID per hop instead of the fewest")
 	fl.BoolVar(&replace, "replace", false, "replace a policy of the same name")
 
-	del := &cobra.Command{
-		Use:   "del NAME...",
-		Short: "Delete policies",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(cf)
-			if err != nil {
-				return err
-			}
-			for _, n := range args {
-				if err := c.DeletePolicy(cmd.Context(), n); err != nil {
-					return fmt.Errorf("delete %s: %w", n, err)
-				}
-			}
-			return nil
-		},
-	}
+	del := a.removeEachCmd(&cf, "del NAME...", "Delete policies", "delete", (*controller.Client).DeletePolicy)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List policies with state, path and segments",
@@ -137,6 +122,29 @@ func (a *app) policyCmd() *cobra.Command {
 	}
 	cmd.AddCommand(add, del, list, show)
 	return cmd
+}
+
+// removeEachCmd is a command removing each named object through the
+// controller cf locates (policies, sessions), stopping at the first error.
+func (a *app) removeEachCmd(cf *controllerFlags, use, short, verb string,
+	remove func(*controller.Client, context.Context, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(*cf)
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := remove(c, cmd.Context(), n); err != nil {
+					return fmt.Errorf("%s %s: %w", verb, n, err)
+				}
+			}
+			return nil
+		},
+	}
 }
 
 func printPolicyViews(a *app, vs []controller.PolicyView) {

@@ -40,22 +40,28 @@ func BenchmarkAddPolicies(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		g := errgroup.Group{}
-		g.SetLimit(8) // as many clients as the bench command uses
-		for i := 0; i < 1000; i++ {
-			p := Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[i%20].Name, Endpoint: routers[(i+7)%20].Name,
-				Prefixes: []string{fmt.Sprintf("fd00:b:%x::/64", i)}}
-			g.Go(func() error {
-				_, err := c.AddPolicy(context.Background(), p, false)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			b.Fatal(err)
-		}
+		addPolicies(b, routers, func(p Policy) error {
+			_, err := c.AddPolicy(context.Background(), p, false)
+			return err
+		})
 		b.StopTimer()
 		st.Close()
 		b.StartTimer()
+	}
+}
+
+// addPolicies adds 1,000 router-to-router policies with 8 callers at a
+// time, as many as the bench command uses.
+func addPolicies(b *testing.B, routers []*topo.Node, add func(Policy) error) {
+	g := errgroup.Group{}
+	g.SetLimit(8)
+	for i := 0; i < 1000; i++ {
+		p := Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[i%20].Name, Endpoint: routers[(i+7)%20].Name,
+			Prefixes: []string{fmt.Sprintf("fd00:b:%x::/64", i)}}
+		g.Go(func() error { return add(p) })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -75,19 +81,10 @@ func BenchmarkAddPoliciesREST(b *testing.B) {
 		srv := httptest.NewServer(c.Handler())
 		client := NewClient(srv.URL)
 		b.StartTimer()
-		g := errgroup.Group{}
-		g.SetLimit(8)
-		for i := 0; i < 1000; i++ {
-			p := Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[i%20].Name, Endpoint: routers[(i+7)%20].Name,
-				Prefixes: []string{fmt.Sprintf("fd00:b:%x::/64", i)}}
-			g.Go(func() error {
-				_, err := client.AddPolicy(context.Background(), p, false)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			b.Fatal(err)
-		}
+		addPolicies(b, routers, func(p Policy) error {
+			_, err := client.AddPolicy(context.Background(), p, false)
+			return err
+		})
 		b.StopTimer()
 		srv.Close()
 		st.Close()
