@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"reflect"
@@ -75,9 +76,13 @@ type Controller struct {
 	pm           *pmState
 	bus          bus.Bus // measurement records go through it when set
 
-	// writeMu serialises AddPolicy and DeletePolicy from the store write to
-	// the update in memory, so that two writes to one name take effect in
-	// the order the store took them.
+	// policyLocks serialise the writes to one policy name, from the store
+	// write to the update in memory, so that two writes to one name take
+	// effect in the order the store took them; writes to different names
+	// run side by side, so the store can commit them together.
+	policyLocks [64]sync.Mutex
+	// writeMu serialises session starts and stops (their checks span every
+	// session).
 	writeMu    sync.Mutex
 	generation uint64
 	changed    chan struct{} // wakes the pusher
@@ -555,8 +560,8 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 	if err != nil {
 		return PolicyView{}, err
 	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+	unlock := c.lockPolicy(p.Name)
+	defer unlock()
 	var rev int64
 	if replace {
 		rev, err = c.store.Put(ctx, policyPrefix+p.Name, data)
@@ -576,10 +581,19 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 	return v, nil
 }
 
+// lockPolicy takes the lock of name's stripe; call the result to release.
+func (c *Controller) lockPolicy(name string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	m := &c.policyLocks[h.Sum32()%uint32(len(c.policyLocks))]
+	m.Lock()
+	return m.Unlock
+}
+
 // DeletePolicy removes policy name.
 func (c *Controller) DeletePolicy(ctx context.Context, name string) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+	unlock := c.lockPolicy(name)
+	defer unlock()
 	if err := c.store.Delete(ctx, policyPrefix+name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound
