@@ -1,0 +1,47 @@
+package lab
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/pki"
+)
+
+// ControllerConfig is the configuration of the controller of lab o.Lab: the
+// lab's network, its agents on their sockets over mutual TLS, and its
+// store, bus and token in the lab folder unless o names others.
+func (s Store) ControllerConfig(o controller.Options) (controller.Config, error) {
+	st, err := s.Load(o.Lab)
+	if err != nil {
+		return controller.Config{}, err
+	}
+	nw, err := st.Network()
+	if err != nil {
+		return controller.Config{}, err
+	}
+	dir := s.LabDir(o.Lab)
+	var eps []controller.AgentEndpoint
+	for _, r := range nw.Routers() {
+		tlsCfg, err := pki.ClientConfig(pki.In(PKIDir(dir), ControllerIdentity), r.Name)
+		if err != nil {
+			return controller.Config{}, fmt.Errorf("lab %s has no agent certificates (deployed without agents?): %w", o.Lab, err)
+		}
+		eps = append(eps, controller.AgentEndpoint{Node: r.Name, Addr: "unix://" + AgentSocket(dir, r.Name), TLS: tlsCfg})
+	}
+	if o.StoreURL == "" {
+		o.StoreURL = "bolt://" + filepath.Join(dir, "controller.db")
+	}
+	if o.BusDir == "" {
+		o.BusDir = filepath.Join(dir, "bus")
+	}
+	if o.TokenFile == "" {
+		o.TokenFile = TokenFile(dir)
+	}
+	// A lab's namespaces share this host's clock.
+	o.ClocksSynced = true
+	return o.Config(nw, eps)
+}
+
+// TokenFile holds the bearer token of the lab's REST API.
+func TokenFile(labDir string) string { return filepath.Join(PKIDir(labDir), "api.token") }
