@@ -6,13 +6,10 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/gen"
-	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -90,60 +87,4 @@ func BenchmarkAddPoliciesREST(b *testing.B) {
 		st.Close()
 		b.StartTimer()
 	}
-}
-
-// BenchmarkPipeline measures measurement records through the embedded bus,
-// pairing and storage, end to end: b.N pairs (2*b.N records) published in
-// batches, until every result is stored.
-func BenchmarkPipeline(b *testing.B) {
-	data, _ := gen.YAML(gen.Options{Shape: "ring", Routers: 3, Hosts: 1, Name: "bench"})
-	nw, _ := topo.ParseNetwork("bench.yaml", data)
-	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	c, _ := New(nw, st, nopPusher{}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	bs, err := bus.OpenNATS(ctx, bus.NATSConfig{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bs.Close()
-	c.pm.retention = b.N + 1
-	go func() { _ = c.Process(ctx, bs) }()
-	segs := []string{"fc00:0:2::1", "fc00:0:3::d4"}
-	b.ResetTimer()
-	start := time.Now()
-	base := start.UnixMilli() - int64(b.N) // recent: older halves expire
-	const batch = 1000
-	for i := 0; i < b.N; i += batch {
-		var ms []*agentv1.Measurement
-		for j := i; j < min(i+batch, b.N); j++ {
-			for _, head := range []bool{true, false} {
-				ms = append(ms, &agentv1.Measurement{Session: "s", Policy: "p", Segments: segs, Headend: head,
-					PeriodStartUnixMs: base + int64(j), PeriodMs: 1000, Packets: 100})
-			}
-		}
-		if err := bs.PublishBatch(ctx, ms); err != nil {
-			b.Fatal(err)
-		}
-	}
-	paired := func() int {
-		c.pm.mu.Lock()
-		defer c.pm.mu.Unlock()
-		return len(c.pm.results["s"])
-	}
-	for paired() < b.N {
-		time.Sleep(5 * time.Millisecond)
-	}
-	for {
-		kvs, _ := st.List(ctx, resultPrefix)
-		if len(kvs) >= b.N {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	b.ReportMetric(float64(2*b.N)/time.Since(start).Seconds(), "records/s")
 }

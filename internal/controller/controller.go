@@ -19,6 +19,7 @@ import (
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/pathcomp"
 	"github.com/sr6net/sr6/internal/pm/bus"
+	"github.com/sr6net/sr6/internal/pm/processor"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 	"github.com/sr6net/sr6/internal/underlay"
@@ -73,7 +74,7 @@ type Controller struct {
 	sessions     map[string]Session // loss-measurement sessions
 	markMask     uint32             // header bit carrying the alternate-marking color
 	clocksSynced bool               // nodes' clocks agree: STAMP reports one-way delays
-	pm           *pmState
+	pm           *processor.Processor
 	bus          bus.Bus // measurement records go through it when set
 
 	// policyLocks serialise the writes to one policy name, from the store
@@ -101,7 +102,7 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		routes: map[string]map[string][]*agentv1.SteeringRoute{}, claims: map[string]string{},
 		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{}, revs: map[string]int64{},
 		changed: make(chan struct{}, 1), sessions: map[string]Session{}, markMask: DefaultMarkMask,
-		pm: newPMState(3600)}
+		pm: processor.New(st, log, 3600)}
 	var nodes []pathcomp.Node
 	for _, r := range nw.Routers() {
 		c.routerID[r] = pathcomp.NodeID(len(c.routers))
@@ -165,7 +166,7 @@ func (c *Controller) Load(ctx context.Context) error {
 			c.sessions[s.Name] = s
 		}
 	}
-	if err := c.loadResults(ctx); err != nil {
+	if err := c.pm.Load(ctx); err != nil {
 		return err
 	}
 	c.recomputeLocked()

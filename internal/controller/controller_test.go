@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/store"
@@ -410,67 +409,6 @@ func TestDisjointFollowsTheOtherPath(t *testing.T) {
 	}
 	if path("a") != "r1>r3" {
 		t.Errorf("after a reload: a %s, want r1>r3", path("a"))
-	}
-}
-
-// TestRedeliveredMeasurementsCountOnce: the same halves delivered again (as
-// a bus does after a processor restart) give the same result, once.
-func TestRedeliveredMeasurementsCountOnce(t *testing.T) {
-	c := newTestController(t, "triangle.yaml")
-	start := time.Now().Truncate(time.Second).UnixMilli()
-	head := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"}, Headend: true,
-		PeriodStartUnixMs: start, PeriodMs: 1000, Packets: 100}
-	tail := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"},
-		PeriodStartUnixMs: start, PeriodMs: 1000, Packets: 97}
-	acked := 0
-	ack := func() error { acked++; return nil }
-	for range 2 {
-		for _, m := range []*agentv1.Measurement{head, head, tail} {
-			if r, acks, ok := c.pm.add(m, ack); ok {
-				if r.Lost != 3 || r.TxPackets != 100 {
-					t.Errorf("result %+v", r)
-				}
-				for _, a := range acks {
-					_ = a()
-				}
-			}
-		}
-	}
-	rs := c.pm.query("s", time.Time{}, time.Time{})
-	if len(rs) != 1 {
-		t.Fatalf("%d results, want 1", len(rs))
-	}
-	if tot := c.pm.totals["s"]; tot[0] != 100 || tot[1] != 3 {
-		t.Errorf("totals tx %d lost %d, want 100 and 3 (not doubled)", tot[0], tot[1])
-	}
-	if acked != 6 {
-		t.Errorf("%d acknowledgements, want every delivered half acknowledged (6)", acked)
-	}
-	// A half whose pair never comes is acknowledged when it expires, with
-	// every delivery of it.
-	lone := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Headend: true,
-		PeriodStartUnixMs: start - 11*60*1000, PeriodMs: 1000, Packets: 1}
-	acked = 0
-	c.pm.add(lone, ack)
-	c.pm.add(head, ack) // triggers the expiry pass
-	if acked != 1 || len(c.pm.pending) != 1 {
-		t.Errorf("expired half: %d acks, %d pending", acked, len(c.pm.pending))
-	}
-}
-
-func TestExpireResults(t *testing.T) {
-	c := newTestController(t, "triangle.yaml")
-	old := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Delay: true, PeriodStartUnixMs: 1000, PeriodMs: 1000, ProbesSent: 1}
-	fresh := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Delay: true,
-		PeriodStartUnixMs: time.Now().UnixMilli(), PeriodMs: 1000, ProbesSent: 1}
-	c.Measurement(old)
-	c.Measurement(fresh)
-	n, err := c.expireResults(context.Background(), time.Now().Add(-time.Hour))
-	if err != nil || n != 1 {
-		t.Fatalf("expired %d, %v; want 1", n, err)
-	}
-	if rs := c.pm.query("s", time.Time{}, time.Time{}); len(rs) != 1 {
-		t.Errorf("%d results left in memory, want 1", len(rs))
 	}
 }
 
