@@ -13,6 +13,7 @@ import (
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/gen"
+	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/pm/bus"
@@ -171,7 +172,7 @@ func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	nw, err := topo.ParseNetwork("pipeline.yaml", data)
+	nw, err := registry.Default().ParseNetwork("pipeline.yaml", data)
 	if err != nil {
 		return 0, err
 	}

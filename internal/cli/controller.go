@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/kinds"
+	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/pki"
 	"github.com/sr6net/sr6/internal/pm/bus"
@@ -167,13 +169,18 @@ func (a *app) labAgents(name string) (*topo.Network, []controller.AgentEndpoint,
 	if err != nil {
 		return nil, nil, err
 	}
-	nw, err := st.Network()
+	reg := registry.Default()
+	nw, err := reg.ParseNetwork(st.Source, []byte(st.Topology))
+	if err != nil {
+		return nil, nil, err
+	}
+	withAgent, err := reg.NodesRunning(nw, kinds.DaemonAgent)
 	if err != nil {
 		return nil, nil, err
 	}
 	dir := ls.LabDir(name)
 	var eps []controller.AgentEndpoint
-	for _, r := range nw.Routers() {
+	for _, r := range withAgent {
 		tlsCfg, err := pki.ClientConfig(pki.In(lab.PKIDir(dir), lab.ControllerIdentity), r.Name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lab %s has no agent certificates (deployed without agents?): %w", name, err)
@@ -184,7 +191,12 @@ func (a *app) labAgents(name string) (*topo.Network, []controller.AgentEndpoint,
 }
 
 func topologyAgents(file string, addrs []string, certs pki.Files, plaintext bool) (*topo.Network, []controller.AgentEndpoint, error) {
-	nw, err := topo.LoadNetwork(file)
+	reg := registry.Default()
+	nw, err := reg.LoadNetwork(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	withAgent, err := reg.NodesRunning(nw, kinds.DaemonAgent)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,7 +209,7 @@ func topologyAgents(file string, addrs []string, certs pki.Files, plaintext bool
 		byNode[node] = addr
 	}
 	var eps []controller.AgentEndpoint
-	for _, r := range nw.Routers() {
+	for _, r := range withAgent {
 		addr, ok := byNode[r.Name]
 		if !ok {
 			return nil, nil, usageError{fmt.Errorf("--agent: no address for router %s", r.Name)}
