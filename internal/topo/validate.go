@@ -41,8 +41,10 @@ func validate(c *errs, s *Spec) {
 	ks := s.Kinds()
 	allowed := strings.Join(ks.Names(), ", ")
 	srv6Kinds, underlayKinds := kindsWith(ks, SRv6), kindsWith(ks, Underlay)
-	// traits of every node whose kind is known; a node of an unknown kind
-	// is left out, so its links are not judged on a guess.
+	// traits of every defined node. A node whose kind is missing or
+	// unknown (reported once, above) is judged as an underlay node on its
+	// links: a mistyped "router" is the common case, and the links of a
+	// file keep the errors they had before kinds were pluggable.
 	traits := map[string]Traits{}
 	kinds := map[string]string{}
 	for _, n := range s.Nodes {
@@ -57,8 +59,10 @@ func validate(c *errs, s *Spec) {
 			c.add(n.Pos, field+".kind", "missing; allowed values: %s", allowed)
 		case !known:
 			c.add(n.Kind.Pos, field+".kind", "unknown kind %q; allowed values: %s", n.Kind.V, allowed)
-		default:
-			traits[n.Name.V] = t
+		}
+		traits[n.Name.V] = t
+		if !known {
+			traits[n.Name.V] = Underlay | SRv6
 		}
 		if known && !t.Has(SRv6) {
 			for _, f := range []struct {
@@ -106,11 +110,7 @@ func validate(c *errs, s *Spec) {
 		if a.Node == b.Node {
 			c.add(l.Endpoints[1].Pos, field+".endpoints", "a link cannot connect node %s to itself", a.Node)
 		}
-		ta, knownA := traits[a.Node]
-		tb, knownB := traits[b.Node]
-		if !knownA || !knownB {
-			continue
-		}
+		ta, tb := linkTraits(traits, a.Node), linkTraits(traits, b.Node)
 		switch {
 		case a.Node == b.Node:
 		case !ta.Has(Underlay) && !tb.Has(Underlay):
@@ -132,10 +132,20 @@ func validate(c *errs, s *Spec) {
 		}
 	}
 	for _, n := range s.Nodes {
-		if t, known := traits[n.Name.V]; known && !t.Has(Underlay) && !linked[n.Name.V] {
+		if !traits[n.Name.V].Has(Underlay) && !linked[n.Name.V] {
 			c.add(n.Pos, "nodes."+n.Name.V, "%s has no link: link it to %s", n.Kind.V, article(underlayKinds))
 		}
 	}
+}
+
+// linkTraits are the traits node's links are judged by: an undefined node
+// (reported at the endpoint) counts as an underlay node, as an unknown kind
+// does.
+func linkTraits(traits map[string]Traits, node string) Traits {
+	if t, ok := traits[node]; ok {
+		return t
+	}
+	return Underlay | SRv6
 }
 
 func uniq(a, b string) []string {
