@@ -6,6 +6,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/kinds"
+	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -28,12 +30,17 @@ func (a *app) controllerCmd() *cobra.Command {
 			case opts.Lab != "":
 				cfg, err = lab.Store{Dir: a.stateDir}.ControllerConfig(opts)
 			case opts.Topology != "":
+				reg := registry.Default()
 				var nw *topo.Network
-				if nw, err = topo.LoadNetwork(opts.Topology); err != nil {
+				if nw, err = reg.LoadNetwork(opts.Topology); err != nil {
+					return err
+				}
+				var withAgent []*topo.Node
+				if withAgent, err = reg.NodesRunning(nw, kinds.DaemonAgent); err != nil {
 					return err
 				}
 				var eps []controller.AgentEndpoint
-				if eps, err = opts.Endpoints(nw); err != nil {
+				if eps, err = opts.Endpoints(withAgent); err != nil {
 					return usageError{err}
 				}
 				cfg, err = opts.Config(nw, eps)

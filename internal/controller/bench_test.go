@@ -25,7 +25,7 @@ func BenchmarkAddPolicies(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	routers := nw.Routers()
+	routers := nw.NodesWith(topo.Underlay)
 	for b.Loop() {
 		b.StopTimer()
 		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
@@ -67,7 +67,7 @@ func addPolicies(b *testing.B, routers []*topo.Node, add func(Policy) error) {
 func BenchmarkAddPoliciesREST(b *testing.B) {
 	data, _ := gen.YAML(gen.Options{Shape: "grid", Rows: 4, Cols: 5, Name: "bench"})
 	nw, _ := topo.ParseNetwork("bench.yaml", data)
-	routers := nw.Routers()
+	routers := nw.NodesWith(topo.Underlay)
 	for b.Loop() {
 		b.StopTimer()
 		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))

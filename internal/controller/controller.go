@@ -49,7 +49,7 @@ type Controller struct {
 	push  Pusher
 	log   *slog.Logger
 
-	// graph mapping: routers and router-router links only.
+	// graph mapping: underlay nodes (routers) and core links only.
 	routerID map[*topo.Node]pathcomp.NodeID
 	linkID   map[*topo.Link]pathcomp.LinkID
 	links    []*topo.Link // by LinkID
@@ -104,14 +104,14 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		changed: make(chan struct{}, 1), sessions: map[string]Session{}, markMask: DefaultMarkMask,
 		pm: processor.New(st, log, 3600)}
 	var nodes []pathcomp.Node
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		c.routerID[r] = pathcomp.NodeID(len(c.routers))
 		c.routers = append(c.routers, r)
 		nodes = append(nodes, pathcomp.Node{Name: r.Name})
 	}
 	var links []pathcomp.Link
 	for _, l := range nw.Links {
-		if l.IsHostLink() {
+		if !l.IsCore() {
 			continue
 		}
 		c.linkID[l] = pathcomp.LinkID(len(c.links))

@@ -127,9 +127,10 @@ func ParseMarkBit(s string) (uint32, error) {
 	return 0, fmt.Errorf("mark bit %q: allowed fl0 to fl19 (Flow Label) or tc2 to tc7 (Traffic Class DSCP bits; tc0 and tc1 are ECN)", s)
 }
 
-// Endpoints reads one NODE=ADDRESS entry per router of nw from o.Agents,
-// with the TLS identity o names (or none with Insecure).
-func (o Options) Endpoints(nw *topo.Network) ([]AgentEndpoint, error) {
+// Endpoints reads one NODE=ADDRESS entry per node in withAgent (the nodes
+// whose kind runs an agent) from o.Agents, with the TLS identity o names
+// (or none with Insecure).
+func (o Options) Endpoints(withAgent []*topo.Node) ([]AgentEndpoint, error) {
 	byNode := map[string]string{}
 	for _, a := range o.Agents {
 		node, addr, ok := strings.Cut(a, "=")
@@ -139,10 +140,10 @@ func (o Options) Endpoints(nw *topo.Network) ([]AgentEndpoint, error) {
 		byNode[node] = addr
 	}
 	var eps []AgentEndpoint
-	for _, r := range nw.Routers() {
+	for _, r := range withAgent {
 		addr, ok := byNode[r.Name]
 		if !ok {
-			return nil, fmt.Errorf("--agent: no address for router %s", r.Name)
+			return nil, fmt.Errorf("--agent: no address for node %s", r.Name)
 		}
 		var tlsCfg *tls.Config
 		if !o.Insecure {

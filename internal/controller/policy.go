@@ -80,7 +80,7 @@ type resolved struct {
 
 func routerNames(nw *topo.Network) []string {
 	var out []string
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		out = append(out, r.Name)
 	}
 	return out
@@ -88,7 +88,7 @@ func routerNames(nw *topo.Network) []string {
 
 func (c *Controller) router(field, name string) (*topo.Node, error) {
 	n := c.nw.Node(name)
-	if n == nil || !n.IsRouter() {
+	if n == nil || !n.Has(topo.Underlay) {
 		return nil, bad(field, routerNames(c.nw), "%q is not a router", name)
 	}
 	return n, nil
@@ -121,10 +121,10 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		return nil, bad("from", nil, "give either from/to (hosts) or headend/endpoint/prefixes (routers), not both")
 	case hostForm:
 		from, to := c.nw.Node(p.From), c.nw.Node(p.To)
-		if from == nil || from.IsRouter() {
+		if from == nil || from.Has(topo.Underlay) {
 			return nil, bad("from", hostNames(c.nw), "%q is not a host", p.From)
 		}
-		if to == nil || to.IsRouter() {
+		if to == nil || to.Has(topo.Underlay) {
 			return nil, bad("to", hostNames(c.nw), "%q is not a host", p.To)
 		}
 		if from == to {
@@ -246,10 +246,8 @@ func (c *Controller) checkPrefixes(r *resolved, hostForm bool) error {
 
 func hostNames(nw *topo.Network) []string {
 	var out []string
-	for _, n := range nw.Nodes {
-		if !n.IsRouter() {
-			out = append(out, n.Name)
-		}
+	for _, n := range nw.NodesWithout(topo.Underlay) {
+		out = append(out, n.Name)
 	}
 	return out
 }

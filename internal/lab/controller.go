@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/pki"
 )
 
@@ -16,13 +17,17 @@ func (s Store) ControllerConfig(o controller.Options) (controller.Config, error)
 	if err != nil {
 		return controller.Config{}, err
 	}
-	nw, err := st.Network()
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return controller.Config{}, err
+	}
+	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
 	if err != nil {
 		return controller.Config{}, err
 	}
 	dir := s.LabDir(o.Lab)
 	var eps []controller.AgentEndpoint
-	for _, r := range nw.Routers() {
+	for _, r := range withAgent {
 		tlsCfg, err := pki.ClientConfig(pki.In(PKIDir(dir), ControllerIdentity), r.Name)
 		if err != nil {
 			return controller.Config{}, fmt.Errorf("lab %s has no agent certificates (deployed without agents?): %w", o.Lab, err)
