@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
@@ -58,6 +60,7 @@ type agentReport struct {
 	refused     map[string]string // steering prefix -> the kernel's error, in that state
 	unreachable string            // why the last push (or stream) failed; "" once a push succeeds
 	since       time.Time         // when unreachable was first set
+	rejected    string            // the agent answered but refused the whole state (bad input, netlink down)
 }
 
 // Refused pushes are retried only after a long pause (the kernel rarely
@@ -96,6 +99,17 @@ func (c *Controller) pushStep(ctx context.Context, np *nodePush, now time.Time) 
 		}
 	}
 	applied, err := c.push.Push(ctx, np.node, want)
+	if err != nil && rejection(err) {
+		// The agent answered: pushing the same state again every second
+		// would get the same answer (and log it every second).
+		if msg := err.Error(); msg != np.lastErr {
+			c.log.Warn("agent refused its desired state", "node", np.node, "err", err)
+			np.lastErr = msg
+		}
+		c.agentRejected(np.node, want.Generation, err)
+		np.backOff(version, now)
+		return
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -112,17 +126,42 @@ func (c *Controller) pushStep(ctx context.Context, np *nodePush, now time.Time) 
 		c.log.Info("push succeeded again", "node", np.node, "after_failures", np.failures)
 	}
 	np.failures, np.lastErr = 0, ""
-	refused := c.agentApplied(np.node, want.Generation, applied)
-	switch {
-	case !refused:
-		np.refusedAt, np.refusedAfter = time.Time{}, 0
-	case np.have && np.acked == version:
-		// The same state refused again: wait longer.
-		np.refusedAt, np.refusedAfter = now, min(2*np.refusedAfter, refusedRetryMax)
-	default:
-		np.refusedAt, np.refusedAfter = now, refusedRetry
+	if c.agentApplied(np.node, want.Generation, applied) {
+		np.backOff(version, now)
+		return
 	}
+	np.refusedAt, np.refusedAfter = time.Time{}, 0
 	np.acked, np.have = version, true
+}
+
+// backOff records that the agent refused (part of) version of the node's
+// state at now: it is pushed again after refusedAfter, which doubles when
+// the same version is refused again.
+func (np *nodePush) backOff(version uint64, now time.Time) {
+	if np.have && np.acked == version && np.refusedAfter > 0 {
+		np.refusedAfter = min(2*np.refusedAfter, refusedRetryMax)
+	} else {
+		np.refusedAfter = refusedRetry
+	}
+	np.refusedAt, np.acked, np.have = now, version, true
+}
+
+// rejection tells an agent's answer refusing the whole state from a failure
+// to reach it.
+func rejection(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.Internal, codes.FailedPrecondition:
+		return true
+	}
+	return false
+}
+
+// agentRejected records that node's agent refused the whole state of
+// generation gen.
+func (c *Controller) agentRejected(node string, gen uint64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.agents[node] = &agentReport{applied: true, generation: gen, rejected: err.Error()}
 }
 
 // agentApplied records that node's agent applied the desired state of
@@ -241,6 +280,8 @@ func (c *Controller) confirmLocked(name string) (string, string) {
 				r.since.UTC().Format(time.RFC3339), r.unreachable)
 		case r == nil || !r.applied || r.generation < c.since[name]:
 			return StatePending, fmt.Sprintf("waiting for headend %s's agent to install it", node)
+		case r.rejected != "":
+			return StateFailed, fmt.Sprintf("headend %s's agent refused its state: %s", node, r.rejected)
 		}
 		var refused []string
 		for _, s := range rs {

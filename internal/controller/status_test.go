@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
@@ -116,6 +119,8 @@ func TestStatusFromTheAgent(t *testing.T) {
 			StateFailed, "headend r1's kernel refused fd00:0:2:2::/64: permission denied"},
 		{"headend's agent dead", func(f *fakeAgents) { f.dead["r1"] = errors.New("connection refused") }, true,
 			StatePending, "headend r1's agent is unreachable"},
+		{"headend's agent refuses the whole state", func(f *fakeAgents) { f.dead["r1"] = status.Error(codes.InvalidArgument, "steering[0]: bad") }, true,
+			StateFailed, "headend r1's agent refused its state: "},
 		{"another node's agent dead", func(f *fakeAgents) { f.dead["r2"] = errors.New("connection refused") }, true, StateUp, ""},
 	}
 	for _, tt := range tests {
@@ -207,6 +212,22 @@ func TestRefusedRoutesAreNotRetriedEverySecond(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "push failed"); n > 2 {
 		t.Errorf("a dead agent's failed push logged %d times in two minutes, want at most 2", n)
+	}
+	if n := f.count("r2"); n != 120 {
+		t.Errorf("%d pushes to an unreachable agent in two minutes of ticks, want one a tick (120)", n)
+	}
+	// An agent that answers but refuses the whole state is not asked again
+	// every second either.
+	f.dead["r3"] = status.Error(codes.Internal, "netlink: no buffer space")
+	np3 := &nodePush{node: "r3"}
+	for s := range 60 {
+		c.pushStep(ctx, np3, start.Add(time.Duration(s)*time.Second))
+	}
+	if n := f.count("r3"); n != 2 {
+		t.Errorf("%d pushes in a minute to an agent refusing its state, want 2", n)
+	}
+	if n := strings.Count(logs.String(), "agent refused its desired state"); n != 1 {
+		t.Errorf("the rejection was logged %d times, want once", n)
 	}
 }
 
