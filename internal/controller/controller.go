@@ -379,6 +379,8 @@ func (c *Controller) updateLocked(name string) {
 			affected[node] = true
 		}
 		c.setLocked(w, g, c.installedOwner)
+		// Up now, it holds the prefix against new policies too.
+		c.claimLocked(w, false)
 		for node := range c.routes[w] {
 			affected[node] = true
 		}

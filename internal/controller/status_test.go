@@ -405,4 +405,10 @@ func TestHeldDownPolicyRecomputesOnlyWhatChanges(t *testing.T) {
 	if got := steeringOf(c, "r1")["fd00:99::/64"]; got != "MODE_ENCAP fc00:0:2::d6" {
 		t.Errorf("r1 steers fd00:99::/64 as %q, want held's path to r2", got)
 	}
+	// Up, it holds the prefix against a new policy.
+	_, err := c.AddPolicy(ctx, Policy{Name: "c-new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:99::/64"}}, false)
+	var conflict conflictError
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "by policy b-held") {
+		t.Errorf("a new policy for b-held's prefix: %v, want a conflict", err)
+	}
 }
