@@ -211,7 +211,10 @@ type errorBody struct {
 
 func writeError(w http.ResponseWriter, err error) {
 	var in *InputError
+	var conflict conflictError
 	switch {
+	case errors.As(err, &conflict):
+		writeJSON(w, http.StatusConflict, errorBody{Error: conflict.InputError})
 	case errors.As(err, &in):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: in})
 	case errors.Is(err, errNotFound):

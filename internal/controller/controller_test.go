@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/store"
@@ -18,7 +19,17 @@ import (
 
 type nopPusher struct{}
 
-func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) error { return nil }
+func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) (Applied, error) {
+	return Applied{}, nil
+}
+
+// syncAgents pushes every node's desired state once, as the node pushers
+// do, so that the agents' answers (c.push's) become the policies' status.
+func syncAgents(c *Controller) {
+	for _, r := range c.routers {
+		c.pushStep(context.Background(), &nodePush{node: r.Name}, time.Now())
+	}
+}
 
 func newTestController(t *testing.T, example string) *Controller {
 	t.Helper()
@@ -78,7 +89,11 @@ func TestPolicyPaths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Status.State != "up" {
+			if v.Status.State != StatePending {
+				t.Fatalf("state %s before the agent confirmed it: %s", v.Status.State, v.Status.Reason)
+			}
+			syncAgents(c)
+			if v, _ = c.PolicyByName(tt.p.Name); v.Status.State != StateUp {
 				t.Fatalf("state %s: %s", v.Status.State, v.Status.Reason)
 			}
 			if got := strings.Join(v.Status.Path, ">"); got != tt.path {
@@ -115,6 +130,7 @@ func TestRerouteOnLinkFailure(t *testing.T) {
 		t.Fatalf("before: r1 reaches r3 via %q, want eth3", got)
 	}
 	c.LinkEvent("r1", "eth3", false)
+	syncAgents(c)
 	v, _ := c.PolicyByName("p")
 	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" || v.Status.State != "up" {
 		t.Errorf("after failure: %s %s", v.Status.State, got)
@@ -134,6 +150,7 @@ func TestRerouteOnLinkFailure(t *testing.T) {
 		t.Errorf("a down policy still steers at r1: %v", steeringOf(c, "r1"))
 	}
 	c.LinkEvent("r3", "eth3", true)
+	syncAgents(c)
 	v, _ = c.PolicyByName("p")
 	if v.Status.State != "up" {
 		t.Errorf("after repair: %s %s", v.Status.State, v.Status.Reason)

@@ -51,15 +51,35 @@ func (l *testLab) withController() *controller.Client {
 	return controller.NewClient(st.Controller)
 }
 
+// addPolicy adds p, which must be computed (pending until its headend's
+// agent confirms it: see waitState).
 func (l *testLab) addPolicy(c *controller.Client, p controller.Policy) controller.PolicyView {
 	l.t.Helper()
 	v, err := c.AddPolicy(context.Background(), p, false)
 	if err != nil {
 		l.t.Fatalf("add policy %s: %v", p.Name, err)
 	}
-	if v.Status.State != "up" {
+	if v.Status.State != controller.StatePending && v.Status.State != controller.StateUp {
 		l.t.Fatalf("policy %s is %s: %s", p.Name, v.Status.State, v.Status.Reason)
 	}
+	return v
+}
+
+// waitState waits until policy name is in state with a reason containing
+// reason, and returns it.
+func (l *testLab) waitState(c *controller.Client, name, state, reason string) controller.PolicyView {
+	l.t.Helper()
+	var v controller.PolicyView
+	eventually(l.t, 10*time.Second, "policy "+name+" "+state, func() error {
+		var err error
+		if v, err = c.Policy(context.Background(), name); err != nil {
+			return err
+		}
+		if v.Status.State != state || !strings.Contains(v.Status.Reason, reason) {
+			return fmt.Errorf("%s %q, want %s ~%q", v.Status.State, v.Status.Reason, state, reason)
+		}
+		return nil
+	})
 	return v
 }
 
@@ -133,6 +153,8 @@ func TestControllerPolicyOnTheWire(t *testing.T) {
 	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" {
 		t.Fatalf("path %s", got)
 	}
+	l.waitState(c, "fwd", controller.StateUp, "")
+	l.waitState(c, "back", controller.StateUp, "")
 	eventually(t, 5*time.Second, "policy programmed on r1", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
 			return fmt.Errorf("r1 has %d steering routes, want 2 (%v)", n, err)
@@ -283,6 +305,8 @@ func TestRestartsConverge(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	// A policy whose headend's agent is dead is not up.
+	l.waitState(c, "old", controller.StatePending, "headend r1's agent is unreachable")
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +337,7 @@ func TestRestartsConverge(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(vs) != 1 || vs[0].Name != "new" || vs[0].Status.State != "up" {
+		if len(vs) != 1 || vs[0].Name != "new" || vs[0].Status.State != controller.StateUp {
 			return fmt.Errorf("policies %+v", vs)
 		}
 		return nil
