@@ -64,7 +64,7 @@ require (
 	github.com/mdlayher/netlink v1.11.2 // indirect
 	github.com/mdlayher/socket v0.6.1 // indirect
 	github.com/vishvananda/netlink v1.3.1
-	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/net v0.61.0
 )
 
 require (

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/gen"
 	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
@@ -79,7 +80,7 @@ func BenchmarkAddPoliciesREST(b *testing.B) {
 		}
 		c, _ := New(nw, st, nopPusher{}, nil)
 		srv := httptest.NewServer(c.Handler())
-		client := NewClient(srv.URL)
+		client := restv1.NewClient(srv.URL)
 		b.StartTimer()
 		addPolicies(b, routers, func(p Policy) error {
 			_, err := client.AddPolicy(context.Background(), p, false)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -297,7 +298,7 @@ func TestRESTAPI(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Errorf("DELETE missing policy: %d, want 404", resp.StatusCode)
 	}
-	client := NewClient(srv.URL)
+	client := restv1.NewClient(srv.URL)
 	vs, err := client.Policies(context.Background())
 	if err != nil || len(vs) != 1 || vs[0].Name != "ok" {
 		t.Errorf("client list: %v %v", vs, err)

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,6 +28,22 @@ import (
 
 // PKIDir holds the lab's CA and certificates.
 func PKIDir(labDir string) string { return filepath.Join(labDir, "pki") }
+
+// APITokenFile holds the bearer token of the lab's controller REST API
+// (mode 0600): the CLI and the UI read it to call the controller.
+func APITokenFile(labDir string) string { return filepath.Join(PKIDir(labDir), "api.token") }
+
+// APIToken reads the lab's controller token: "" if the lab has none.
+func APIToken(labDir string) (string, error) {
+	data, err := os.ReadFile(APITokenFile(labDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("controller token: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
 
 // AgentSocket is where node's agent listens.
 func AgentSocket(labDir, node string) string { return filepath.Join(labDir, node, "agent.sock") }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
 )
@@ -41,17 +41,21 @@ func TestMain(m *testing.M) {
 
 // withController deploys l with agents and a controller and returns a
 // client of its REST API.
-func (l *testLab) withController() *controller.Client {
+func (l *testLab) withController() *restv1.Client {
 	l.t.Helper()
 	l.opts.Controller, l.opts.Binary = true, sr6Binary
 	st := l.deploy()
 	if st.Controller == "" {
 		l.t.Fatal("deployed without a controller URL")
 	}
-	return controller.NewClient(st.Controller)
+	token, err := lab.APIToken(l.opts.Store.LabDir(l.name))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return restv1.NewClient(st.Controller, restv1.WithToken(token))
 }
 
-func (l *testLab) addPolicy(c *controller.Client, p controller.Policy) controller.PolicyView {
+func (l *testLab) addPolicy(c *restv1.Client, p restv1.Policy) restv1.PolicyView {
 	l.t.Helper()
 	v, err := c.AddPolicy(context.Background(), p, false)
 	if err != nil {
@@ -113,6 +117,20 @@ func (l *testLab) steeringCount(node string) (int, error) {
 	return len(st.Steering), nil
 }
 
+// waitSteering waits until each node's agent reports the given number of
+// steering routes.
+func (l *testLab) waitSteering(want map[string]int) {
+	l.t.Helper()
+	for node, n := range want {
+		eventually(l.t, 5*time.Second, "steering on "+node, func() error {
+			if got, err := l.steeringCount(node); err != nil || got != n {
+				return fmt.Errorf("%s has %d steering routes, want %d (%v)", node, got, n, err)
+			}
+			return nil
+		})
+	}
+}
+
 func steeredPrefixes(st *agentv1.NodeState) []string {
 	var out []string
 	for _, s := range st.Steering {
@@ -128,8 +146,8 @@ func TestControllerPolicyOnTheWire(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
-	v := l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2", Include: []string{"r2"}})
-	l.addPolicy(c, controller.Policy{Name: "back", From: "h2", To: "h1", Include: []string{"r2"}})
+	v := l.addPolicy(c, restv1.Policy{Name: "fwd", From: "h1", To: "h2", Include: []string{"r2"}})
+	l.addPolicy(c, restv1.Policy{Name: "back", From: "h2", To: "h1", Include: []string{"r2"}})
 	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" {
 		t.Fatalf("path %s", got)
 	}
@@ -158,7 +176,7 @@ func TestControllerPolicyOnTheWire(t *testing.T) {
 		t.Errorf("the direct link carried the flow:\n%s", strings.Join(lines, "\n"))
 	}
 	// Bad input is refused with the field and the reason, and changes nothing.
-	_, err := c.AddPolicy(context.Background(), controller.Policy{Name: "bad", From: "h1", To: "h2", Metric: "fastest"}, false)
+	_, err := c.AddPolicy(context.Background(), restv1.Policy{Name: "bad", From: "h1", To: "h2", Metric: "fastest"}, false)
 	if err == nil || !strings.Contains(err.Error(), `metric: unknown metric "fastest" (allowed: [igp hops latency])`) {
 		t.Errorf("bad metric: %v", err)
 	}
@@ -170,8 +188,8 @@ func TestControllerReroutes(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
-	l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2"})
-	l.addPolicy(c, controller.Policy{Name: "back", From: "h2", To: "h1"})
+	l.addPolicy(c, restv1.Policy{Name: "fwd", From: "h1", To: "h2"})
+	l.addPolicy(c, restv1.Policy{Name: "back", From: "h2", To: "h1"})
 	eventually(t, 5*time.Second, "IPv4 over the direct path", func() error {
 		if got := l.ping("h1", "h2", true, 1); got != 1 {
 			return fmt.Errorf("no reply")
@@ -270,7 +288,7 @@ func TestRestartsConverge(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
-	l.addPolicy(c, controller.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
+	l.addPolicy(c, restv1.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
 	dir := l.opts.Store.LabDir(l.name)
 	eventually(t, 5*time.Second, "old programmed", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
@@ -286,7 +304,7 @@ func TestRestartsConverge(t *testing.T) {
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {
 		t.Fatal(err)
 	}
-	l.addPolicy(c, controller.Policy{Name: "new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:77::/64"}})
+	l.addPolicy(c, restv1.Policy{Name: "new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:77::/64"}})
 	// The kernel still holds the old routes: nobody removed them.
 	out, _ := l.run("r1", "ip", "-6", "route", "show", "fd00:0:2:2::/64")
 	if !strings.Contains(out, "seg6") {
