@@ -564,6 +564,9 @@ func (c *Controller) Sessions() []SessionView {
 		if len(rs) > 10 {
 			rs = rs[len(rs)-10:]
 		}
+		if rs == nil {
+			rs = []LossResult{} // the API's list is [] when empty, never null
+		}
 		out[i].Results = rs
 	}
 	return out
