@@ -378,7 +378,9 @@ func TestServeWarnsWithoutTLSOffLoopback(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- Serve(ctx, fakeAddrListener{lis, tt.addr}, http.NotFoundHandler(), HTTPConfig{Log: log}) }()
+		go func() {
+			done <- Serve(ctx, fakeAddrListener{lis, tt.addr}, http.NotFoundHandler(), HTTPConfig{Log: log})
+		}()
 		time.Sleep(50 * time.Millisecond)
 		cancel()
 		if err := <-done; err != nil {
@@ -403,4 +405,3 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
-

@@ -326,4 +326,3 @@ func validateValue(doc *openapi3.T, schema string, v any) error {
 	}
 	return s.Value.VisitJSON(generic)
 }
-
