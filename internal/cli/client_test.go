@@ -88,6 +88,11 @@ func TestCLIToken(t *testing.T) {
 		{name: "URL with SR6_TOKEN", env: "lab-token", args: []string{"pm", "list", "--controller", url}, code: 0},
 		{name: "missing token file", args: []string{"pm", "list", "--controller", url, "--token-file", "/nonexistent/tok"},
 			code: 1, stderr: "--token-file"},
+		{name: "a policy back from h2", args: []string{"policy", "add", "back0", "--lab", name, "--from", "h2", "--to", "h1", "--state-dir", stateDir}, code: 0},
+		{name: "lab srv6 --reverse is all or nothing", args: []string{"lab", "srv6", "add", name, "half", "--from", "h1", "--to", "h2", "--reverse", "--state-dir", stateDir},
+			code: 1, stderr: "policy half-rev: to: 10.0.1.0/24 is already steered at r3 by policy back0"},
+		{name: "the refused forward is gone", args: []string{"policy", "show", "half", "--lab", name, "--state-dir", stateDir}, code: 1, stderr: `no policy "half"`},
+		{name: "policy del", args: []string{"policy", "del", "back0", "--lab", name, "--state-dir", stateDir}, code: 0},
 		{name: "lab srv6 goes through the controller", args: []string{"lab", "srv6", "add", name, "p1", "--from", "h1", "--to", "h2", "--via", "r2", "--reverse", "--state-dir", stateDir},
 			code: 0},
 		{name: "lab srv6 uses the controller's validation", args: []string{"lab", "srv6", "add", name, "bad name", "--from", "h1", "--to", "h2", "--state-dir", stateDir},
@@ -108,6 +113,9 @@ func TestCLIToken(t *testing.T) {
 		})
 	}
 	code, stdout, stderr := run(t, "lab", "srv6", "list", name, "--state-dir", stateDir)
+	if strings.Contains(stdout, "half") {
+		t.Errorf("a refused reverse left its forward policy:\n%s", stdout)
+	}
 	if code != 0 || !strings.Contains(stdout, "p1 ") || !strings.Contains(stdout, "p1-rev") || !strings.Contains(stdout, "r1>r2>r3") {
 		t.Errorf("lab srv6 list: %d\n%s%s", code, stdout, stderr)
 	}

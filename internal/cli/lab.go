@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -246,6 +247,13 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 			for _, p := range ps {
 				v, err := c.AddPolicy(cmd.Context(), p, false)
 				if err != nil {
+					// All or nothing: a refused reverse takes the forward
+					// policy back out.
+					for _, done := range views {
+						if derr := c.DeletePolicy(cmd.Context(), done.Name); derr != nil {
+							err = errors.Join(err, fmt.Errorf("undo %s: %w", done.Name, derr))
+						}
+					}
 					return fmt.Errorf("policy %s: %w", p.Name, err)
 				}
 				views = append(views, v)
