@@ -326,3 +326,44 @@ func validateValue(doc *openapi3.T, schema string, v any) error {
 	}
 	return s.Value.VisitJSON(generic)
 }
+
+// TestDocumentMatchesTheGoTypes: the document's schemas and the public Go
+// types say the same thing: one name rule, the same fields, the same
+// enumerations.
+func TestDocumentMatchesTheGoTypes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schema := func(name string) *openapi3.Schema { return doc.Components.Schemas[name].Value }
+	for _, s := range []string{"Policy", "PolicyView", "Session", "SessionView"} {
+		if got := schema(s).Properties["name"].Value.Pattern; got != restv1.NamePattern {
+			t.Errorf("%s.name pattern %q, restv1.NamePattern %q", s, got, restv1.NamePattern)
+		}
+	}
+	keys := func(s *openapi3.Schema) []string { return slices.Collect(maps.Keys(s.Properties)) }
+	if got := keys(schema("Policy")); !sameSet(got, restv1.PolicyFields) {
+		t.Errorf("Policy properties %v, restv1.PolicyFields %v", got, restv1.PolicyFields)
+	}
+	if got := keys(schema("Session")); !sameSet(got, restv1.SessionFields) {
+		t.Errorf("Session properties %v, restv1.SessionFields %v", got, restv1.SessionFields)
+	}
+	enum := func(s *openapi3.Schema, field string) []string {
+		var out []string
+		for _, v := range s.Properties[field].Value.Enum {
+			out = append(out, fmt.Sprint(v))
+		}
+		return out
+	}
+	if got := enum(schema("Policy"), "mode"); !sameSet(got, restv1.Modes) {
+		t.Errorf("Policy.mode enum %v, restv1.Modes %v", got, restv1.Modes)
+	}
+	if got := enum(schema("Policy"), "metric"); !sameSet(got, restv1.Metrics) {
+		t.Errorf("Policy.metric enum %v, restv1.Metrics %v", got, restv1.Metrics)
+	}
+	// Every field a Go value encodes is in the schema (additionalProperties
+	// is false), checked on a fully populated policy.
+	full := restv1.Policy{Name: "n", From: "a", To: "b", Headend: "c", Endpoint: "d", Prefixes: []string{"e"}, Mode: restv1.ModeInline,
+		Metric: "hops", Include: []string{"f"}, ExcludeNodes: []string{"g"}, ExcludeLinks: []string{"h"}, DisjointFrom: "i",
+		Segments: []string{"j"}, PerHop: true}
+	if err := validateValue(doc, "Policy", full); err != nil {
+		t.Errorf("a full policy does not match the Policy schema: %v", err)
+	}
+}
