@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/gen"
 	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
@@ -84,7 +84,7 @@ func CSPF(paths int) ([]ControllerResult, error) {
 func ms64(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // controllerLab deploys a generated lab with agents and a controller.
-func controllerLab(ctx context.Context, o gen.Options, dir string) (*topo.Network, lab.Options, *controller.Client, error) {
+func controllerLab(ctx context.Context, o gen.Options, dir string) (*topo.Network, lab.Options, *restv1.Client, error) {
 	data, err := gen.YAML(o)
 	if err != nil {
 		return nil, lab.Options{}, nil, err
@@ -98,7 +98,11 @@ func controllerLab(ctx context.Context, o gen.Options, dir string) (*topo.Networ
 	if err != nil {
 		return nil, opts, nil, err
 	}
-	return nw, opts, controller.NewClient(st.Controller), nil
+	token, err := lab.APIToken(opts.Store.LabDir(st.Name))
+	if err != nil {
+		return nil, lab.Options{}, nil, err
+	}
+	return nw, opts, restv1.NewClient(st.Controller, restv1.WithToken(token)), nil
 }
 
 // Provision creates n router-to-router policies (each with its own prefix)
@@ -112,11 +116,11 @@ func Provision(ctx context.Context, n int, dir string) (ControllerResult, error)
 	defer lab.Destroy(context.WithoutCancel(ctx), nw.Name, opts)
 	routers := nw.NodesWith(topo.Underlay)
 	rng := rand.New(rand.NewPCG(1, 2))
-	policies := make([]controller.Policy, n)
+	policies := make([]restv1.Policy, n)
 	for i := range policies {
 		h := rng.IntN(len(routers))
 		e := (h + 1 + rng.IntN(len(routers)-1)) % len(routers)
-		policies[i] = controller.Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[h].Name, Endpoint: routers[e].Name,
+		policies[i] = restv1.Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[h].Name, Endpoint: routers[e].Name,
 			Prefixes: []string{fmt.Sprintf("fd00:b%03x:%x::/64", i/4096, i%4096)}}
 	}
 	start := time.Now()
@@ -186,11 +190,11 @@ func Reroute(ctx context.Context, dir string) (ControllerResult, error) {
 		return ControllerResult{}, err
 	}
 	defer lab.Destroy(context.WithoutCancel(ctx), nw.Name, opts)
-	fwd, err := c.AddPolicy(ctx, controller.Policy{Name: "fwd", From: "h1", To: "h2"}, false)
+	fwd, err := c.AddPolicy(ctx, restv1.Policy{Name: "fwd", From: "h1", To: "h2"}, false)
 	if err != nil {
 		return ControllerResult{}, err
 	}
-	if _, err := c.AddPolicy(ctx, controller.Policy{Name: "back", From: "h2", To: "h1"}, false); err != nil {
+	if _, err := c.AddPolicy(ctx, restv1.Policy{Name: "back", From: "h2", To: "h1"}, false); err != nil {
 		return ControllerResult{}, err
 	}
 	first := nw.Node(fwd.Status.Path[0])

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/gen"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
@@ -31,7 +31,7 @@ func PM(ctx context.Context, dir string, rounds int) ([]ControllerResult, error)
 		return nil, err
 	}
 	defer lab.Destroy(context.WithoutCancel(ctx), nw.Name, opts)
-	for _, p := range []controller.Policy{{Name: "fwd", From: "h1", To: "h2"}, {Name: "back", From: "h2", To: "h1"}} {
+	for _, p := range []restv1.Policy{{Name: "fwd", From: "h1", To: "h2"}, {Name: "back", From: "h2", To: "h1"}} {
 		if _, err := c.AddPolicy(ctx, p, false); err != nil {
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func PM(ctx context.Context, dir string, rounds int) ([]ControllerResult, error)
 			return nil, err
 		}
 		without = append(without, bps)
-		if _, err := c.StartSession(ctx, controller.Session{Name: "bench", Policy: "fwd", PeriodMs: 1000}); err != nil {
+		if _, err := c.StartSession(ctx, restv1.Session{Name: "bench", Policy: "fwd", PeriodMs: 1000}); err != nil {
 			return nil, err
 		}
 		time.Sleep(1500 * time.Millisecond) // programs attached and lists registered
@@ -111,8 +111,8 @@ func PM(ctx context.Context, dir string, rounds int) ([]ControllerResult, error)
 
 // detection drops exactly one packet of the measured policy and times how
 // long until the controller reports it lost.
-func detection(ctx context.Context, c *controller.Client, nw *topo.Network, ns func(string) string) (time.Duration, error) {
-	if _, err := c.StartSession(ctx, controller.Session{Name: "detect", Policy: "fwd", PeriodMs: 1000}); err != nil {
+func detection(ctx context.Context, c *restv1.Client, nw *topo.Network, ns func(string) string) (time.Duration, error) {
+	if _, err := c.StartSession(ctx, restv1.Session{Name: "detect", Policy: "fwd", PeriodMs: 1000}); err != nil {
 		return 0, err
 	}
 	defer c.StopSession(context.WithoutCancel(ctx), "detect")

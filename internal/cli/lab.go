@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,8 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sr6net/sr6/internal/controller"
-	"github.com/sr6net/sr6/internal/dataplane"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
 )
@@ -185,26 +185,7 @@ func printInspection(a *app, in *lab.Inspection) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(in.Policies) > 0 {
-		fmt.Fprintln(a.out)
-		printPolicies(a, in.Policies)
-	}
 	return nil
-}
-
-func printPolicies(a *app, ps []lab.Policy) {
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POLICY\tFROM\tTO\tHEADEND\tPREFIX\tMODE\tSEGMENTS")
-	for _, p := range ps {
-		for _, s := range p.Steering {
-			segs := make([]string, len(s.Segments))
-			for i, sg := range s.Segments {
-				segs[i] = sg.String()
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.From, p.To, p.Headend, s.Prefix, s.Mode, strings.Join(segs, ","))
-		}
-	}
-	tw.Flush()
 }
 
 func (a *app) labExecCmd() *cobra.Command {
@@ -222,44 +203,70 @@ func (a *app) labExecCmd() *cobra.Command {
 	}
 }
 
+// labSRv6Cmd is a thin client of the lab's controller: the policies are
+// the controller's, with its one model, name rule and validation.
 func (a *app) labSRv6Cmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "srv6",
-		Short: "Static SRv6 policies between the hosts of a lab",
+		Short: "SRv6 policies between the hosts of a lab (through the lab's controller)",
 	}
-	var req lab.PolicyRequest
+	client := func(arg string) (*restv1.Client, error) {
+		token, err := explicitToken("")
+		if err != nil {
+			return nil, err
+		}
+		return a.labController(arg, token)
+	}
+	var p restv1.Policy
 	var mode string
+	var reverse bool
 	add := &cobra.Command{
 		Use:   "add LAB NAME --from HOST --to HOST [--via R1,R2...]",
 		Short: "Steer traffic from one host to another through routers (H.Encaps at the headend, decap at the tail)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := labName(args[0])
-			if err != nil {
-				return err
-			}
-			req.Name = args[1]
-			m, err := dataplane.ParseMode(mode)
+			m, err := restv1.ParseMode(mode)
 			if err != nil {
 				return usageError{fmt.Errorf("--mode: %w", err)}
 			}
-			req.Mode = m
-			if c, err := a.labController(name); err == nil {
-				return a.addViaController(cmd, c, req)
-			}
-			added, err := lab.AddPolicy(cmd.Context(), name, req, a.labOptions())
+			c, err := client(args[0])
 			if err != nil {
 				return err
 			}
-			printPolicies(a, added)
+			fwd := p
+			fwd.Name, fwd.Mode = args[1], m
+			ps := []restv1.Policy{fwd}
+			if reverse {
+				rev := fwd
+				rev.Name, rev.From, rev.To = fwd.Name+"-rev", fwd.To, fwd.From
+				rev.Include = slices.Clone(fwd.Include)
+				slices.Reverse(rev.Include)
+				ps = append(ps, rev)
+			}
+			var views []restv1.PolicyView
+			for _, p := range ps {
+				v, err := c.AddPolicy(cmd.Context(), p, false)
+				if err != nil {
+					// All or nothing: a refused reverse takes the forward
+					// policy back out.
+					for _, done := range views {
+						if derr := c.DeletePolicy(cmd.Context(), done.Name); derr != nil {
+							err = errors.Join(err, fmt.Errorf("undo %s: %w", done.Name, derr))
+						}
+					}
+					return fmt.Errorf("policy %s: %w", p.Name, err)
+				}
+				views = append(views, v)
+			}
+			printPolicyViews(a, views)
 			return nil
 		},
 	}
-	add.Flags().StringVar(&req.From, "from", "", "source host (its router is the headend)")
-	add.Flags().StringVar(&req.To, "to", "", "destination host (its router decapsulates)")
-	add.Flags().StringSliceVar(&req.Via, "via", nil, "routers to traverse, in order (their End SIDs)")
-	add.Flags().StringVar(&mode, "mode", "encap", "IPv6 steering: encap (H.Encaps) or inline (H.Insert); IPv4 is always encapsulated")
-	add.Flags().BoolVar(&req.Reverse, "reverse", false, "also add NAME-rev from --to back to --from through --via reversed")
+	add.Flags().StringVar(&p.From, "from", "", "source host (its router is the headend)")
+	add.Flags().StringVar(&p.To, "to", "", "destination host (its router decapsulates)")
+	add.Flags().StringSliceVar(&p.Include, "via", nil, "routers to traverse, in order (waypoints of the computed path)")
+	add.Flags().StringVar(&mode, "mode", string(restv1.ModeEncap), "IPv6 steering: encap (H.Encaps) or inline (H.Insert); IPv4 is always encapsulated")
+	add.Flags().BoolVar(&reverse, "reverse", false, "also add NAME-rev from --to back to --from through --via reversed")
 	_ = add.MarkFlagRequired("from")
 	_ = add.MarkFlagRequired("to")
 
@@ -268,19 +275,13 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 		Short: "Remove policies",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := labName(args[0])
+			c, err := client(args[0])
 			if err != nil {
 				return err
 			}
-			c, cerr := a.labController(name)
-			for _, p := range args[1:] {
-				if cerr == nil {
-					err = c.DeletePolicy(cmd.Context(), p)
-				} else {
-					err = lab.DeletePolicy(cmd.Context(), name, p, a.labOptions())
-				}
-				if err != nil {
-					return fmt.Errorf("delete %s: %w", p, err)
+			for _, n := range args[1:] {
+				if err := c.DeletePolicy(cmd.Context(), n); err != nil {
+					return fmt.Errorf("delete %s: %w", n, err)
 				}
 			}
 			return nil
@@ -291,47 +292,18 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 		Short: "List a lab's policies",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := labName(args[0])
+			c, err := client(args[0])
 			if err != nil {
 				return err
 			}
-			if c, err := a.labController(name); err == nil {
-				vs, err := c.Policies(cmd.Context())
-				if err != nil {
-					return err
-				}
-				printPolicyViews(a, vs)
-				return nil
-			}
-			in, err := lab.Inspect(cmd.Context(), name, a.labOptions())
+			vs, err := c.Policies(cmd.Context())
 			if err != nil {
 				return err
 			}
-			printPolicies(a, in.Policies)
+			printPolicyViews(a, vs)
 			return nil
 		},
 	}
 	cmd.AddCommand(add, del, list)
 	return cmd
-}
-
-// addViaController turns `lab srv6 add` into controller policies: the via
-// routers become waypoints of a computed path.
-func (a *app) addViaController(cmd *cobra.Command, c *controller.Client, req lab.PolicyRequest) error {
-	ps := []controller.Policy{{Name: req.Name, From: req.From, To: req.To, Include: req.Via, Mode: string(req.Mode)}}
-	if req.Reverse {
-		rev := slices.Clone(req.Via)
-		slices.Reverse(rev)
-		ps = append(ps, controller.Policy{Name: req.Name + "-rev", From: req.To, To: req.From, Include: rev, Mode: string(req.Mode)})
-	}
-	var views []controller.PolicyView
-	for _, p := range ps {
-		v, err := c.AddPolicy(cmd.Context(), p, false)
-		if err != nil {
-			return fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		views = append(views, v)
-	}
-	printPolicyViews(a, views)
-	return nil
 }

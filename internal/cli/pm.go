@@ -8,14 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 )
 
 func (a *app) pmCmd() *cobra.Command {
 	var cf controllerFlags
 	cmd := &cobra.Command{Use: "pm", Short: "Loss measurement sessions (alternate marking) of a controller"}
 	cf.register(cmd)
-	var s controller.Session
+	var s restv1.Session
 	var period time.Duration
 	start := &cobra.Command{
 		Use:   "start NAME --policy POLICY [--period 1s]",
@@ -43,7 +43,7 @@ func (a *app) pmCmd() *cobra.Command {
 	start.Flags().DurationVar(&probe, "probe-interval", 100*time.Millisecond, "time between STAMP probes (with --delay)")
 	start.PreRun = func(*cobra.Command, []string) { s.ProbeIntervalMs = uint32(probe.Milliseconds()) }
 	_ = start.MarkFlagRequired("policy")
-	stop := a.removeEachCmd(&cf, "stop NAME...", "Stop sessions", "stop", (*controller.Client).StopSession)
+	stop := a.removeEachCmd(&cf, "stop NAME...", "Stop sessions", "stop", (*restv1.Client).StopSession)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Sessions with their last period's loss",
@@ -81,39 +81,40 @@ func (a *app) pmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			from := time.Now().Add(-since)
+			ctx := cmd.Context()
+			// Subscribe before reading the history, so that no result
+			// falls between the two; results seen both ways print once.
+			var stream *restv1.ResultStream
+			if watch {
+				if stream, err = c.Stream(ctx, args[0]); err != nil {
+					return err
+				}
+				defer stream.Close()
+			}
+			rs, err := c.Results(ctx, args[0], time.Now().Add(-since), time.Time{})
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PERIOD START\tKIND\tSEGMENTS / TARGET\tTX\tRX\tLOST\tLOSS\tRTT MIN/AVG/MAX\tJITTER")
 			seen := map[string]bool{}
+			for _, r := range rs {
+				printResult(tw, seen, r)
+			}
+			if err := tw.Flush(); err != nil || !watch {
+				return err
+			}
 			for {
-				rs, err := c.Results(cmd.Context(), args[0], from, time.Time{})
+				r, err := stream.Next()
 				if err != nil {
-					return err
-				}
-				for _, r := range rs {
-					k := r.PeriodStart.String() + r.Kind + strings.Join(r.Segments, ",")
-					if seen[k] {
-						continue
+					if ctx.Err() != nil {
+						return nil
 					}
-					seen[k] = true
-					rtt, jitter := "", ""
-					if r.Kind == "delay" {
-						rtt = fmt.Sprintf("%.3f/%.3f/%.3f ms", r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
-						if r.ForwardAvgMs > 0 {
-							rtt += fmt.Sprintf(" (one-way avg %.3f there, %.3f back)", r.ForwardAvgMs, r.BackwardAvgMs)
-						}
-						jitter = fmt.Sprintf("%.3f ms", r.JitterMs)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.3f%%\t%s\t%s\n", r.PeriodStart.Local().Format("15:04:05.000"),
-						r.Kind, strings.Join(r.Segments, ","), r.TxPackets, r.RxPackets, r.Lost, 100*r.LossRatio, rtt, jitter)
+					return fmt.Errorf("watch %s: %w", args[0], err)
 				}
-				if err := tw.Flush(); err != nil || !watch {
+				printResult(tw, seen, r)
+				if err := tw.Flush(); err != nil {
 					return err
-				}
-				select {
-				case <-cmd.Context().Done():
-					return nil
-				case <-time.After(500 * time.Millisecond):
 				}
 			}
 		},
@@ -122,4 +123,24 @@ func (a *app) pmCmd() *cobra.Command {
 	show.Flags().DurationVar(&since, "since", 5*time.Minute, "how far back to start")
 	cmd.AddCommand(start, stop, list, show)
 	return cmd
+}
+
+// printResult prints r unless seen already has it (a period and segment
+// list of a kind is one result).
+func printResult(tw *tabwriter.Writer, seen map[string]bool, r restv1.LossResult) {
+	k := r.PeriodStart.String() + r.Kind + strings.Join(r.Segments, ",")
+	if seen[k] {
+		return
+	}
+	seen[k] = true
+	rtt, jitter := "", ""
+	if r.Kind == restv1.KindDelay {
+		rtt = fmt.Sprintf("%.3f/%.3f/%.3f ms", r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)
+		if r.ForwardAvgMs > 0 {
+			rtt += fmt.Sprintf(" (one-way avg %.3f there, %.3f back)", r.ForwardAvgMs, r.BackwardAvgMs)
+		}
+		jitter = fmt.Sprintf("%.3f ms", r.JitterMs)
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.3f%%\t%s\t%s\n", r.PeriodStart.Local().Format("15:04:05.000"),
+		r.Kind, strings.Join(r.Segments, ","), r.TxPackets, r.RxPackets, r.Lost, 100*r.LossRatio, rtt, jitter)
 }

@@ -3,46 +3,77 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/lab"
 )
 
-// controllerFlags locate a controller: an explicit URL, or a lab's.
+// controllerFlags locate a controller and its token: an explicit URL, or
+// a lab's (whose token is in the lab's folder).
 type controllerFlags struct {
-	url, lab string
+	url, lab, tokenFile string
 }
 
 func (f *controllerFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.url, "controller", "", "controller URL (default: the --lab's controller, else http://127.0.0.1:7700)")
-	cmd.PersistentFlags().StringVar(&f.lab, "lab", "", "use this lab's controller")
+	cmd.PersistentFlags().StringVar(&f.lab, "lab", "", "use this lab's controller and token")
+	cmd.PersistentFlags().StringVar(&f.tokenFile, "token-file", "", "file holding the controller's bearer token (default: $SR6_TOKEN, or the --lab's token)")
 }
 
-func (a *app) client(f controllerFlags) (*controller.Client, error) {
-	if f.url != "" {
-		return controller.NewClient(f.url), nil
+func (a *app) client(f controllerFlags) (*restv1.Client, error) {
+	token, err := explicitToken(f.tokenFile)
+	if err != nil {
+		return nil, err
 	}
-	if f.lab != "" {
-		return a.labController(f.lab)
+	if f.url == "" && f.lab != "" {
+		return a.labController(f.lab, token)
 	}
-	return controller.NewClient("http://127.0.0.1:7700"), nil
+	url := f.url
+	if url == "" {
+		url = "http://127.0.0.1:7700"
+	}
+	return restv1.NewClient(url, restv1.WithToken(token)), nil
 }
 
-// labController returns the client of lab name's controller, or an error
-// saying the lab has none.
-func (a *app) labController(name string) (*controller.Client, error) {
-	st, err := lab.Store{Dir: a.stateDir}.Load(name)
+// explicitToken is the token given by --token-file, else $SR6_TOKEN ("" if
+// neither is set).
+func explicitToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("SR6_TOKEN")), nil
+	}
+	tok, err := restv1.ReadTokenFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return tok, nil
+}
+
+// labController returns the client of lab name's controller, with token
+// if set, else the lab's own, or an error saying the lab has none.
+func (a *app) labController(arg, token string) (*restv1.Client, error) {
+	name, err := labName(arg)
+	if err != nil {
+		return nil, err
+	}
+	ls := lab.Store{Dir: a.stateDir}
+	st, err := ls.Load(name)
 	if err != nil {
 		return nil, err
 	}
 	if st.Controller == "" {
 		return nil, fmt.Errorf("lab %s runs no controller (deployed with --controller=false)", name)
 	}
-	return controller.NewClient(st.Controller), nil
+	if token == "" {
+		if token, err = lab.APIToken(ls.LabDir(name)); err != nil {
+			return nil, fmt.Errorf("lab %s: %w", name, err)
+		}
+	}
+	return restv1.NewClient(st.Controller, restv1.WithToken(token)), nil
 }
 
 func (a *app) policyCmd() *cobra.Command {
@@ -50,13 +81,21 @@ func (a *app) policyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "SRv6 policies of a controller"}
 	cf.register(cmd)
 
-	var p controller.Policy
+	var p restv1.Policy
+	var mode string
 	var replace bool
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a policy: --from/--to hosts, or --headend/--endpoint/--prefix",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if mode != "" {
+				m, err := restv1.ParseMode(mode)
+				if err != nil {
+					return usageError{fmt.Errorf("--mode: %w", err)}
+				}
+				p.Mode = m
+			}
 			c, err := a.client(cf)
 			if err != nil {
 				return err
@@ -66,7 +105,7 @@ func (a *app) policyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printPolicyViews(a, []controller.PolicyView{v})
+			printPolicyViews(a, []restv1.PolicyView{v})
 			return nil
 		},
 	}
@@ -76,7 +115,7 @@ func (a *app) policyCmd() *cobra.Command {
 	fl.StringVar(&p.Headend, "headend", "", "headend router")
 	fl.StringVar(&p.Endpoint, "endpoint", "", "endpoint router (decapsulates)")
 	fl.StringSliceVar(&p.Prefixes, "prefix", nil, "prefixes to steer (with --headend)")
-	fl.StringVar(&p.Mode, "mode", "", "encap (default) or inline")
+	fl.StringVar(&mode, "mode", "", "encap (default) or inline")
 	fl.StringVar(&p.Metric, "metric", "", "igp (default), hops or latency")
 	fl.StringSliceVar(&p.Include, "include", nil, "waypoint routers, in order")
 	fl.StringSliceVar(&p.ExcludeNodes, "exclude-node", nil, "routers to avoid")
@@ -86,7 +125,7 @@ func (a *app) policyCmd() *cobra.Command {
 	fl.BoolVar(&p.PerHop, "per-hop", false, "one SID per hop instead of the fewest")
 	fl.BoolVar(&replace, "replace", false, "replace a policy of the same name")
 
-	del := a.removeEachCmd(&cf, "del NAME...", "Delete policies", "delete", (*controller.Client).DeletePolicy)
+	del := a.removeEachCmd(&cf, "del NAME...", "Delete policies", "delete", (*restv1.Client).DeletePolicy)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List policies with state, path and segments",
@@ -127,7 +166,7 @@ func (a *app) policyCmd() *cobra.Command {
 // removeEachCmd is a command removing each named object through the
 // controller cf locates (policies, sessions), stopping at the first error.
 func (a *app) removeEachCmd(cf *controllerFlags, use, short, verb string,
-	remove func(*controller.Client, context.Context, string) error) *cobra.Command {
+	remove func(*restv1.Client, context.Context, string) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -147,7 +186,7 @@ func (a *app) removeEachCmd(cf *controllerFlags, use, short, verb string,
 	}
 }
 
-func printPolicyViews(a *app, vs []controller.PolicyView) {
+func printPolicyViews(a *app, vs []restv1.PolicyView) {
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "POLICY\tSTATE\tPATH\tCOST\tSEGMENTS\tREASON")
 	for _, v := range vs {

@@ -10,173 +10,295 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 )
 
 //go:embed openapi.json
 var openAPI []byte
 
-// maxBody bounds request bodies: a policy is a few hundred bytes.
-const maxBody = 1 << 20
+// OpenAPI is the document describing the REST API (served at /openapi.json).
+func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
 
-// Handler is the controller's REST API.
-func (c *Controller) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPI)
-	})
-	mux.HandleFunc("GET /v1/topology", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Topology()) })
-	mux.HandleFunc("GET /v1/policies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Policies()) })
-	mux.HandleFunc("POST /v1/policies", func(w http.ResponseWriter, r *http.Request) {
-		p, err := DecodePolicy(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := c.AddPolicy(r.Context(), p, r.URL.Query().Get("replace") == "true")
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, v)
-	})
-	mux.HandleFunc("PUT /v1/policies/{name}", func(w http.ResponseWriter, r *http.Request) {
-		p, err := DecodePolicy(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		if p.Name == "" {
-			p.Name = r.PathValue("name")
-		}
-		if p.Name != r.PathValue("name") {
-			writeError(w, bad("name", nil, "%q differs from the name in the path, %q", p.Name, r.PathValue("name")))
-			return
-		}
-		v, err := c.AddPolicy(r.Context(), p, true)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	})
-	mux.HandleFunc("GET /v1/policies/{name}", func(w http.ResponseWriter, r *http.Request) {
-		v, err := c.PolicyByName(r.PathValue("name"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	})
-	mux.HandleFunc("DELETE /v1/policies/{name}", func(w http.ResponseWriter, r *http.Request) {
-		if err := c.DeletePolicy(r.Context(), r.PathValue("name")); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /v1/pm/sessions", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Sessions()) })
-	mux.HandleFunc("POST /v1/pm/sessions", func(w http.ResponseWriter, r *http.Request) {
-		var s Session
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			in := jsonError(err)
-			if in.Allowed != nil {
-				in.Allowed = []string{"name", "policy", "period_ms", "delay", "probe_interval_ms", "return_policy"}
-			}
-			writeError(w, in)
-			return
-		}
-		v, err := c.StartSession(r.Context(), s)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, v)
-	})
-	mux.HandleFunc("DELETE /v1/pm/sessions/{name}", func(w http.ResponseWriter, r *http.Request) {
-		if err := c.StopSession(r.Context(), r.PathValue("name")); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /v1/pm/sessions/{name}/results", func(w http.ResponseWriter, r *http.Request) {
-		from, err := timeParam(r, "from")
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		to, err := timeParam(r, "to")
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		rs := c.pm.Query(r.PathValue("name"), from, to)
-		if rs == nil {
-			rs = []LossResult{}
-		}
-		writeJSON(w, http.StatusOK, rs)
-	})
-	mux.HandleFunc("GET /v1/pm/sessions/{name}/stream", func(w http.ResponseWriter, r *http.Request) {
-		flusher, ok := w.(http.Flusher)
-		if !ok {
-			http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-			return
-		}
-		ch, cancel := c.pm.Subscribe(r.PathValue("name"))
-		defer cancel()
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(http.StatusOK)
-		flusher.Flush()
-		for {
-			select {
-			case <-r.Context().Done():
+// route is one entry of the REST API: everything the guards and the
+// OpenAPI test need to know about it besides its handler.
+type route struct {
+	method, path string
+	open         bool     // served without a token: liveness and the API document
+	body         bool     // takes a JSON body (Content-Type and size are checked)
+	query        []string // the query parameters it reads; others are refused
+	errors       []int    // the error answers of its handler (the guards add theirs)
+	h            http.Handler
+}
+
+func (rt route) pattern() string { return rt.method + " " + rt.path }
+
+// guardErrors are the error answers the guards give on rt, besides its own.
+func (rt route) guardErrors() []int {
+	codes := []int{http.StatusForbidden, http.StatusInternalServerError}
+	if !rt.open {
+		codes = append(codes, http.StatusUnauthorized)
+	}
+	if len(rt.query) > 0 {
+		codes = append(codes, http.StatusBadRequest)
+	}
+	if rt.body {
+		codes = append(codes, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	return codes
+}
+
+// apiRoutes is the REST API, one table: the router, the guards and the test
+// that compares it with openapi.json all read it.
+func (c *Controller) apiRoutes() []route {
+	const (
+		s400 = http.StatusBadRequest
+		s404 = http.StatusNotFound
+		s409 = http.StatusConflict
+	)
+	fn := func(f http.HandlerFunc) http.Handler { return f }
+	return []route{
+		{method: "GET", path: "/healthz", open: true, h: fn(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})},
+		{method: "GET", path: "/openapi.json", open: true, h: fn(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		})},
+		{method: "GET", path: "/metrics", h: c.metricsHandler()},
+		{method: "GET", path: "/v1/topology", h: fn(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, c.Topology())
+		})},
+		{method: "GET", path: "/v1/policies", h: fn(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, c.Policies())
+		})},
+		{method: "POST", path: "/v1/policies", body: true, query: []string{"replace"}, errors: []int{s400, s409}, h: fn(c.postPolicy)},
+		{method: "GET", path: "/v1/policies/{name}", errors: []int{s404}, h: fn(func(w http.ResponseWriter, r *http.Request) {
+			v, err := c.PolicyByName(r.PathValue("name"))
+			if err != nil {
+				writeError(w, err)
 				return
-			case res := <-ch:
-				data, _ := json.Marshal(res)
-				fmt.Fprintf(w, "event: loss\ndata: %s\n\n", data)
-				flusher.Flush()
 			}
-		}
-	})
-	mux.Handle("GET /metrics", c.metricsHandler())
-	mux.HandleFunc("GET /v1/nodes/{name}/desired", func(w http.ResponseWriter, r *http.Request) {
-		st := c.Desired(r.PathValue("name"))
-		if st == nil {
-			writeError(w, errNotFound)
+			writeJSON(w, http.StatusOK, v)
+		})},
+		{method: "PUT", path: "/v1/policies/{name}", body: true, errors: []int{s400, s409}, h: fn(c.putPolicy)},
+		{method: "DELETE", path: "/v1/policies/{name}", errors: []int{s404}, h: fn(func(w http.ResponseWriter, r *http.Request) {
+			if err := c.DeletePolicy(r.Context(), r.PathValue("name")); err != nil {
+				writeError(w, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})},
+		{method: "GET", path: "/v1/nodes/{name}/desired", errors: []int{s404}, h: fn(func(w http.ResponseWriter, r *http.Request) {
+			st := c.Desired(r.PathValue("name"))
+			if st == nil {
+				writeError(w, notFound("node", r.PathValue("name")))
+				return
+			}
+			writeJSON(w, http.StatusOK, st)
+		})},
+		{method: "GET", path: "/v1/pm/sessions", h: fn(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, c.Sessions())
+		})},
+		{method: "POST", path: "/v1/pm/sessions", body: true, errors: []int{s400, s409}, h: fn(c.postSession)},
+		{method: "DELETE", path: "/v1/pm/sessions/{name}", errors: []int{s404}, h: fn(func(w http.ResponseWriter, r *http.Request) {
+			if err := c.StopSession(r.Context(), r.PathValue("name")); err != nil {
+				writeError(w, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})},
+		{method: "GET", path: "/v1/pm/sessions/{name}/results", query: []string{"from", "to"}, errors: []int{s400, s404}, h: fn(c.getResults)},
+		{method: "GET", path: "/v1/pm/sessions/{name}/stream", errors: []int{s404}, h: fn(c.streamResults)},
+	}
+}
+
+func (c *Controller) postPolicy(w http.ResponseWriter, r *http.Request) {
+	replace := false
+	if v := r.URL.Query().Get("replace"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, bad("replace", []string{"true", "false"}, "%q is not a boolean", v))
 			return
 		}
-		writeJSON(w, http.StatusOK, st)
-	})
-	return mux
+		replace = b
+	}
+	p, err := DecodePolicy(r.Body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := c.AddPolicy(r.Context(), p, replace)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (c *Controller) putPolicy(w http.ResponseWriter, r *http.Request) {
+	p, err := DecodePolicy(r.Body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if p.Name == "" {
+		p.Name = r.PathValue("name")
+	}
+	if p.Name != r.PathValue("name") {
+		writeError(w, bad("name", nil, "%q differs from the name in the path, %q", p.Name, r.PathValue("name")))
+		return
+	}
+	v, err := c.AddPolicy(r.Context(), p, true)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (c *Controller) postSession(w http.ResponseWriter, r *http.Request) {
+	var s Session
+	if err := decodeJSON(r.Body, &s, restv1.SessionFields, "a session"); err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := c.StartSession(r.Context(), s)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
+}
+
+// hasSession tells whether session name exists.
+func (c *Controller) hasSession(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.sessions[name]
+	return ok
+}
+
+func (c *Controller) getResults(w http.ResponseWriter, r *http.Request) {
+	from, err := timeParam(r, "from")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	to, err := timeParam(r, "to")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	if !c.hasSession(name) {
+		writeError(w, notFound("session", name))
+		return
+	}
+	rs := c.pm.Query(name, from, to)
+	if rs == nil {
+		rs = []LossResult{}
+	}
+	writeJSON(w, http.StatusOK, rs)
+}
+
+// Stream timing: a heartbeat keeps idle streams alive through proxies and
+// finds clients that went away; each write may take streamWriteWindow.
+const (
+	streamHeartbeat   = 15 * time.Second
+	streamWriteWindow = 30 * time.Second
+)
+
+// streamResults sends a session's results as server-sent events
+// ("event: result", the LossResult as data) until the client leaves.
+func (c *Controller) streamResults(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !c.hasSession(name) {
+		writeError(w, notFound("session", name))
+		return
+	}
+	rc := http.NewResponseController(w)
+	ch, cancel := c.pm.Subscribe(name)
+	defer cancel()
+	// The server's read deadline would end the stream (the idle
+	// connection's background read fails and cancels the request) and its
+	// write deadline would cut it: instead each event gets its own write
+	// deadline, and the stream lasts as long as its client reads.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		c.log.Debug("stream: clear read deadline", "err", err)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(format string, args ...any) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteWindow)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if send(": subscribed to %s\n\n", name) != nil {
+		return
+	}
+	tick := time.NewTicker(streamHeartbeat)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			err = send(": heartbeat\n\n")
+		case res := <-ch:
+			data, _ := json.Marshal(res)
+			err = send("event: result\ndata: %s\n\n", data)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // DecodePolicy reads one policy from JSON, refusing unknown fields and
 // trailing data; errors are *InputError naming the field.
 func DecodePolicy(r io.Reader) (Policy, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
 	var p Policy
-	if err := dec.Decode(&p); err != nil {
-		return Policy{}, jsonError(err)
-	}
-	if dec.More() {
-		return Policy{}, bad("body", nil, "one JSON object expected, found more data after it")
+	if err := decodeJSON(r, &p, restv1.PolicyFields, "a policy"); err != nil {
+		return Policy{}, err
 	}
 	return p, nil
 }
 
-func jsonError(err error) *InputError {
+// decodeJSON reads exactly one JSON object into v; fields are the allowed
+// ones, named by an unknown-field error.
+func decodeJSON(r io.Reader, v any, fields []string, what string) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, fields, what)
+	}
+	if dec.More() {
+		return bad("body", nil, "one JSON object expected, found more data after it")
+	}
+	return nil
+}
+
+// TooLargeError is a request body over the limit (413). It unwraps to its
+// *InputError.
+type TooLargeError struct{ In *InputError }
+
+func (e *TooLargeError) Error() string { return e.In.Error() }
+func (e *TooLargeError) Unwrap() error { return e.In }
+
+func jsonError(err error, fields []string, what string) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooBig):
+		return &TooLargeError{In: bad("body", nil, "larger than %d bytes", tooBig.Limit)}
 	case errors.As(err, &syn):
 		return bad("body", nil, "invalid JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ) && typ.Field == "":
@@ -185,43 +307,41 @@ func jsonError(err error) *InputError {
 		return bad(typ.Field, nil, "must be a %s, got a JSON %s", typ.Type, typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return bad("body", nil, "invalid JSON: it ends in the middle of a value")
-	case errors.As(err, &tooBig):
-		return bad("body", nil, "larger than %d bytes", tooBig.Limit)
 	case errors.Is(err, io.EOF):
-		return bad("body", nil, "empty: a policy object is expected")
+		return bad("body", nil, "empty: %s object is expected", what)
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name := strings.Trim(field, `"`)
 		if name == "" {
-			return bad("body", policyFields(), "unknown field with an empty name")
+			return bad("body", fields, "unknown field with an empty name")
 		}
-		return bad(name, policyFields(), "unknown field")
+		return bad(name, fields, "unknown field")
 	}
 	return bad("body", nil, "%v", err)
 }
 
-func policyFields() []string {
-	return []string{"name", "from", "to", "headend", "endpoint", "prefixes", "mode", "metric", "include",
-		"exclude_nodes", "exclude_links", "disjoint_from", "segments", "per_hop"}
-}
-
-type errorBody struct {
-	Error *InputError `json:"error"`
+// statusOf maps an error of the controller to its HTTP status and body.
+func statusOf(err error) (int, *restv1.Error) {
+	var tooBig *TooLargeError
+	var conf *ConflictError
+	var in *InputError
+	var nf *NotFoundError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, tooBig.In
+	case errors.As(err, &conf):
+		return http.StatusConflict, conf.In
+	case errors.As(err, &in):
+		return http.StatusBadRequest, in
+	case errors.As(err, &nf):
+		return http.StatusNotFound, &restv1.Error{Field: "name", Reason: nf.Error()}
+	}
+	return http.StatusInternalServerError, &restv1.Error{Reason: "internal error: " + err.Error()}
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	var in *InputError
-	var conflict conflictError
-	switch {
-	case errors.As(err, &conflict):
-		writeJSON(w, http.StatusConflict, errorBody{Error: conflict.InputError})
-	case errors.As(err, &in):
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: in})
-	case errors.Is(err, errNotFound):
-		writeJSON(w, http.StatusNotFound, errorBody{Error: &InputError{Field: "name", Reason: "no such policy or node"}})
-	default:
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-	}
+	code, body := statusOf(err)
+	writeJSON(w, code, restv1.ErrorBody{Error: body})
 }
 
 // timeParam reads an RFC 3339 time or Unix milliseconds; absent is zero.

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/gen"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
@@ -76,8 +77,12 @@ func BenchmarkAddPoliciesREST(b *testing.B) {
 			b.Fatal(err)
 		}
 		c, _ := New(nw, st, nopPusher{}, nil)
-		srv := httptest.NewServer(c.Handler())
-		client := NewClient(srv.URL)
+		h, err := c.NewHandler(HandlerConfig{Token: "bench-token"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		client := restv1.NewClient(srv.URL, restv1.WithToken("bench-token"))
 		b.StartTimer()
 		addPolicies(b, routers, func(p Policy) error {
 			_, err := client.AddPolicy(context.Background(), p, false)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/pathcomp"
 	"github.com/sr6net/sr6/internal/pm/bus"
@@ -488,7 +489,7 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 	}
 	v6 := append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.DT6)
 	mode := agentv1.Mode_MODE_ENCAP
-	if r.mode == "inline" {
+	if r.mode == restv1.ModeInline {
 		v6 = append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.End)
 		mode = agentv1.Mode_MODE_INLINE
 	}
@@ -561,7 +562,7 @@ func (c *Controller) conflictLocked(r *resolved) error {
 			if r.p.To != "" {
 				field = "to"
 			}
-			return conflictError{bad(field, nil, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)}
+			return conflict(field, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)
 		}
 	}
 	return nil
@@ -639,9 +640,6 @@ func (c *Controller) sidsOf(segs []pathcomp.Segment) []netip.Addr {
 	return out
 }
 
-// errNotFound is returned for a policy that does not exist.
-var errNotFound = errors.New("not found")
-
 // AddPolicy validates p, stores it and recomputes. A policy with the same
 // name is an error unless replace is set.
 // The conflict check and the reservation of the policy's prefixes happen
@@ -674,7 +672,7 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 	if replace {
 		rev, err = c.store.Put(ctx, policyPrefix+p.Name, data)
 	} else if rev, err = c.store.Create(ctx, policyPrefix+p.Name, data); errors.Is(err, store.ErrExists) {
-		err = conflictError{&InputError{Field: "name", Reason: fmt.Sprintf("policy %q already exists", p.Name)}}
+		err = conflict("name", "policy %q already exists", p.Name)
 	} else if err != nil {
 		err = fmt.Errorf("store policy %s: %w", p.Name, err)
 	}
@@ -706,7 +704,7 @@ func (c *Controller) DeletePolicy(ctx context.Context, name string) error {
 	defer unlock()
 	if err := c.store.Delete(ctx, policyPrefix+name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound
+			return notFound("policy", name)
 		}
 		return fmt.Errorf("delete policy %s: %w", name, err)
 	}
@@ -734,7 +732,7 @@ func (c *Controller) PolicyByName(name string) (PolicyView, error) {
 	defer c.mu.Unlock()
 	p, ok := c.policies[name]
 	if !ok {
-		return PolicyView{}, errNotFound
+		return PolicyView{}, notFound("policy", name)
 	}
 	return PolicyView{Policy: p, Status: c.viewLocked(name)}, nil
 }
@@ -781,30 +779,11 @@ func (c *Controller) desiredVersion(node string) (*agentv1.DesiredState, uint64)
 // Changed is signalled whenever desired state changes.
 func (c *Controller) Changed() <-chan struct{} { return c.changed }
 
-// TopologyView is the live topology as the API shows it.
-type TopologyView struct {
-	Name    string          `json:"name"`
-	Routing string          `json:"routing"`
-	Nodes   []topo.NodeJSON `json:"nodes"`
-	Links   []LinkView      `json:"links"`
-}
-
-// LinkView is a link with its live state.
-type LinkView struct {
-	topo.LinkJSON
-	Up bool `json:"up"`
-}
-
 // Topology returns the planned network with live link states.
 func (c *Controller) Topology() TopologyView {
-	j := c.nw.JSON()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v := TopologyView{Name: j.Name, Routing: j.Routing, Nodes: j.Nodes}
-	for i, l := range c.nw.Links {
-		v.Links = append(v.Links, LinkView{LinkJSON: j.Links[i], Up: !c.down[l]})
-	}
-	return v
+	return topologyView(c.nw, func(l *topo.Link) bool { return !c.down[l] })
 }
 
 // SetClocksSynced declares that the nodes' clocks agree (true of a lab,

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -255,10 +255,9 @@ func TestPoliciesSurviveRestart(t *testing.T) {
 
 func TestRESTAPI(t *testing.T) {
 	c := newTestController(t, "triangle.yaml")
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
+	srv, hc := guarded(t, c, HandlerConfig{}), authClient()
 	post := func(body string) (*http.Response, map[string]any) {
-		resp, err := http.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
+		resp, err := hc.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +294,7 @@ func TestRESTAPI(t *testing.T) {
 			t.Errorf("%s: error %v, want field %q reason ~%q", tt.body, e, tt.field, tt.reason)
 		}
 	}
-	resp, err := http.Get(srv.URL + "/openapi.json")
+	resp, err := hc.Get(srv.URL + "/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +304,7 @@ func TestRESTAPI(t *testing.T) {
 	}
 	resp.Body.Close()
 	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/v1/policies/ghost", nil)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +312,7 @@ func TestRESTAPI(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Errorf("DELETE missing policy: %d, want 404", resp.StatusCode)
 	}
-	client := NewClient(srv.URL)
+	client := restv1.NewClient(srv.URL, restv1.WithToken(testToken))
 	vs, err := client.Policies(context.Background())
 	if err != nil || len(vs) != 1 || vs[0].Name != "ok" {
 		t.Errorf("client list: %v %v", vs, err)

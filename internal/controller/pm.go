@@ -10,31 +10,13 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/pm/bus"
-	"github.com/sr6net/sr6/internal/pm/processor"
 	"github.com/sr6net/sr6/internal/store"
 )
 
 // sessionPrefix is where loss-measurement sessions live in the store.
 const sessionPrefix = "pm/sessions/"
-
-// Session measures the loss of one policy by alternate marking.
-type Session struct {
-	Name     string `json:"name"`
-	Policy   string `json:"policy"`
-	PeriodMs uint32 `json:"period_ms"` // color period; every active session uses the same one
-	// Delay also sends STAMP probes along the policy, every
-	// ProbeIntervalMs (default 100), from the headend to the tail's
-	// reflector; replies return by the underlay.
-	Delay           bool   `json:"delay,omitempty"`
-	ProbeIntervalMs uint32 `json:"probe_interval_ms,omitempty"`
-	// ReturnPolicy, if set, carries the STAMP replies: a policy from the
-	// measured policy's endpoint back to its headend. Empty: the underlay.
-	ReturnPolicy string `json:"return_policy,omitempty"`
-}
-
-// LossResult is one period's result of a session (see processor.Result).
-type LossResult = processor.Result
 
 // Measurement feeds one agent measurement to the processor directly (no
 // bus); see Process for the bus path.
@@ -144,8 +126,8 @@ func (c *Controller) probeRouteLocked(node, name, policy string) []*agentv1.Stee
 
 // StartSession validates and stores a session and starts measuring.
 func (c *Controller) StartSession(ctx context.Context, s Session) (Session, error) {
-	if !policyNameRE.MatchString(s.Name) {
-		return Session{}, bad("name", nil, "%q: 1 to 64 of A-Z a-z 0-9 _ . -", s.Name)
+	if err := restv1.CheckName(s.Name); err != nil {
+		return Session{}, bad("name", nil, "%v", err)
 	}
 	if s.PeriodMs == 0 {
 		s.PeriodMs = 1000
@@ -173,12 +155,12 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 	c.mu.Unlock()
 	if measured != "" {
 		// Both would register the same segment lists; one reading serves.
-		return Session{}, bad("policy", nil, "policy %s is already measured by session %s", s.Policy, measured)
+		return Session{}, conflict("policy", "policy %s is already measured by session %s", s.Policy, measured)
 	}
 	if !ok {
 		return Session{}, bad("policy", nil, "no policy %q", s.Policy)
 	}
-	if p.Mode == "inline" {
+	if p.Mode == restv1.ModeInline {
 		return Session{}, bad("policy", nil, "policy %s uses H.Insert; loss is measured on encapsulated (encap) policies", s.Policy)
 	}
 	if s.ReturnPolicy != "" {
@@ -197,7 +179,7 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 			return Session{}, bad("return_policy", nil, "no policy %q", s.ReturnPolicy)
 		case fwdR == nil || retR == nil || retR.headend != fwdR.endpoint || retR.endpoint != fwdR.headend:
 			return Session{}, bad("return_policy", nil, "%s must go from %s's endpoint back to its headend", s.ReturnPolicy, s.Policy)
-		case ret.Mode == "inline":
+		case ret.Mode == restv1.ModeInline:
 			return Session{}, bad("return_policy", nil, "policy %s uses H.Insert; use an encap policy", s.ReturnPolicy)
 		}
 	}
@@ -210,7 +192,7 @@ func (c *Controller) StartSession(ctx context.Context, s Session) (Session, erro
 	}
 	if _, err := c.store.Create(ctx, sessionPrefix+s.Name, data); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return Session{}, bad("name", nil, "session %q already exists", s.Name)
+			return Session{}, conflict("name", "session %q already exists", s.Name)
 		}
 		return Session{}, fmt.Errorf("store session %s: %w", s.Name, err)
 	}
@@ -227,9 +209,9 @@ func (c *Controller) StopSession(ctx context.Context, name string) error {
 	defer c.writeMu.Unlock()
 	if err := c.store.Delete(ctx, sessionPrefix+name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound
+			return notFound("session", name)
 		}
-		return err
+		return fmt.Errorf("delete session %s: %w", name, err)
 	}
 	c.mu.Lock()
 	delete(c.sessions, name)
@@ -237,12 +219,6 @@ func (c *Controller) StopSession(ctx context.Context, name string) error {
 	c.mu.Unlock()
 	c.pm.Forget(ctx, name)
 	return nil
-}
-
-// SessionView is a session with its latest results.
-type SessionView struct {
-	Session
-	Results []LossResult `json:"results"`
 }
 
 // Sessions lists the sessions with their last results.
@@ -258,6 +234,9 @@ func (c *Controller) Sessions() []SessionView {
 		rs := c.pm.Query(out[i].Name, time.Time{}, time.Time{})
 		if len(rs) > 10 {
 			rs = rs[len(rs)-10:]
+		}
+		if rs == nil {
+			rs = []LossResult{} // the API's list is [] when empty, never null
 		}
 		out[i].Results = rs
 	}

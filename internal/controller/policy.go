@@ -3,67 +3,17 @@ package controller
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
-	"time"
 
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/pathcomp"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
-// Policy is an SRv6 policy as the API takes it. Traffic to Prefixes is
-// steered at Headend into a segment list that ends at Endpoint, where it
-// is decapsulated. From/To name hosts instead: their routers become
-// headend and endpoint, To's subnets the prefixes.
-type Policy struct {
-	Name         string   `json:"name"`
-	From         string   `json:"from,omitempty"`
-	To           string   `json:"to,omitempty"`
-	Headend      string   `json:"headend,omitempty"`
-	Endpoint     string   `json:"endpoint,omitempty"`
-	Prefixes     []string `json:"prefixes,omitempty"`
-	Mode         string   `json:"mode,omitempty"`   // encap (default) | inline
-	Metric       string   `json:"metric,omitempty"` // igp (default) | hops | latency
-	Include      []string `json:"include,omitempty"`
-	ExcludeNodes []string `json:"exclude_nodes,omitempty"`
-	ExcludeLinks []string `json:"exclude_links,omitempty"` // "node:interface", either end
-	DisjointFrom string   `json:"disjoint_from,omitempty"`
-	Segments     []string `json:"segments,omitempty"` // explicit path: router names or SIDs (End, End.X) in order
-	PerHop       bool     `json:"per_hop,omitempty"`  // one SID per hop instead of the fewest
-}
-
-// Status is what the controller made of a policy.
-type Status struct {
-	State    string    `json:"state"` // up | down
-	Reason   string    `json:"reason,omitempty"`
-	Path     []string  `json:"path,omitempty"`
-	Segments []string  `json:"segments,omitempty"` // SIDs in path order, as installed for IPv6
-	Cost     uint64    `json:"cost,omitempty"`
-	Updated  time.Time `json:"updated"`
-}
-
-// PolicyView is a policy with its status.
-type PolicyView struct {
-	Policy
-	Status Status `json:"status"`
-}
-
-// InputError is a bad request: the field at fault, why, and the allowed
-// values when there is a fixed set.
-type InputError struct {
-	Field   string   `json:"field"`
-	Reason  string   `json:"reason"`
-	Allowed []string `json:"allowed,omitempty"`
-}
-
-func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
-
 func bad(field string, allowed []string, format string, args ...any) *InputError {
 	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...), Allowed: allowed}
 }
-
-var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // resolved is a validated policy bound to the network.
 type resolved struct {
@@ -71,7 +21,7 @@ type resolved struct {
 	headend  *topo.Node
 	endpoint *topo.Node
 	prefixes []netip.Prefix
-	mode     string
+	mode     restv1.Mode
 	metric   pathcomp.Metric
 	include  []*topo.Node
 	exclNode []*topo.Node
@@ -98,22 +48,22 @@ func (c *Controller) router(field, name string) (*topo.Node, error) {
 // resolve validates p against the network. Every error is an *InputError.
 func (c *Controller) resolve(p Policy) (*resolved, error) {
 	r := &resolved{p: p, mode: p.Mode, metric: pathcomp.Metric(p.Metric)}
-	if !policyNameRE.MatchString(p.Name) {
-		return nil, bad("name", nil, "%q: 1 to 64 of A-Z a-z 0-9 _ . -", p.Name)
+	if err := restv1.CheckName(p.Name); err != nil {
+		return nil, bad("name", nil, "%v", err)
 	}
 	switch r.mode {
 	case "":
-		r.mode = "encap"
-	case "encap", "inline":
+		r.mode = restv1.ModeEncap
+	case restv1.ModeEncap, restv1.ModeInline:
 	default:
-		return nil, bad("mode", []string{"encap", "inline"}, "unknown mode %q", p.Mode)
+		return nil, bad("mode", restv1.Modes, "unknown mode %q", p.Mode)
 	}
 	switch r.metric {
 	case "":
 		r.metric = pathcomp.MetricIGP
 	case pathcomp.MetricIGP, pathcomp.MetricHops, pathcomp.MetricLatency:
 	default:
-		return nil, bad("metric", []string{"igp", "hops", "latency"}, "unknown metric %q", p.Metric)
+		return nil, bad("metric", restv1.Metrics, "unknown metric %q", p.Metric)
 	}
 	hostForm := p.From != "" || p.To != ""
 	routerForm := p.Headend != "" || p.Endpoint != "" || len(p.Prefixes) > 0
@@ -220,8 +170,8 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 
 // maxSegments is the longest SID list the kernel installs in mode: H.Insert
 // spends one SRH slot on the packet's own destination.
-func maxSegments(mode string) int {
-	if mode == "inline" {
+func maxSegments(mode restv1.Mode) int {
+	if mode == restv1.ModeInline {
 		return dataplane.MaxSegments - 1
 	}
 	return dataplane.MaxSegments

@@ -2,11 +2,11 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -33,9 +33,14 @@ type Config struct {
 	ClocksSynced bool
 	// Retention is how long measurement results are kept (0: a day).
 	Retention time.Duration
-	// Listen is the REST API's address; Token its bearer token.
-	Listen string
-	Token  string
+	// Listen is the REST API's address; Token its bearer token; TLS, when
+	// set, serves it over HTTPS. AllowedHosts are the Host names the API
+	// answers besides loopback ones (DNS rebinding: a page must not reach it
+	// under a name of its own).
+	Listen       string
+	Token        string
+	TLS          *tls.Config
+	AllowedHosts []string
 	Log    *slog.Logger
 	// Serving, when set, is told the REST API's address once it listens.
 	Serving func(net.Addr)
@@ -86,6 +91,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	c.SetBus(b)
 	c.SetMarkMask(cfg.MarkMask)
 	c.SetClocksSynced(cfg.ClocksSynced)
+	h, err := c.NewHandler(HandlerConfig{Token: cfg.Token, AllowedHosts: cfg.AllowedHosts})
+	if err != nil {
+		return err
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("controller: %w", err)
@@ -120,28 +129,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if cfg.Serving != nil {
 			cfg.Serving(lis.Addr())
 		}
-		return serveHTTP(ctx, lis, c.Handler())
+		return Serve(ctx, lis, h, HTTPConfig{TLS: cfg.TLS, Log: log})
 	})
 	return g.Wait()
-}
-
-// serveHTTP serves h on lis until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	err := srv.Serve(lis)
-	if errors.Is(err, http.ErrServerClosed) {
-		<-stopped
-		return nil
-	}
-	return err
 }
 
 // OpenBus opens the measurement bus: the embedded NATS JetStream server

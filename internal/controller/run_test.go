@@ -61,6 +61,24 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %s", resp.Status)
 	}
+	// The API Run serves wants cfg's token.
+	for _, tt := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {"wrong-token-0123456789abcdef0123", http.StatusUnauthorized}, {cfg.Token, http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/policies", nil)
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET /v1/policies with token %q: %s, want %d", tt.token, resp.Status, tt.want)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -98,6 +116,7 @@ func TestRunFailsCleanly(t *testing.T) {
 		{"bad store URL", func(c *Config) { c.StoreURL = "redis://x" }, "controller store"},
 		{"bad bus URL", func(c *Config) { c.BusURL = "kafka://" }, "kafka://host:port"},
 		{"no network", func(c *Config) { c.Network = nil }, "no network"},
+		{"no token", func(c *Config) { c.Token = "" }, "bearer token is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

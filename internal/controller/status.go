@@ -13,16 +13,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 )
 
-// Policy states as the API shows them. A computed policy is pending until
-// its headend's agent reports its routes installed; the controller's own
-// verdicts (no path, invalid, prefix held by another policy) are down.
+// Policy states, as the API defines them.
 const (
-	StatePending = "pending" // computed; its headend's agent has not confirmed it (or is unreachable)
-	StateUp      = "up"      // its headend's agent reports every steering route installed
-	StateFailed  = "failed"  // its headend's kernel refused a steering route (the reason has the error)
-	StateDown    = "down"    // not steered: no path, invalid, or its prefix is steered by another policy
+	StatePending = restv1.StatePending
+	StateUp      = restv1.StateUp
+	StateFailed  = restv1.StateFailed
+	StateDown    = restv1.StateDown
 )
 
 // Applied is an agent's answer to a push: what became of the routes.
@@ -296,9 +295,3 @@ func (c *Controller) confirmLocked(name string) (string, string) {
 	}
 	return StateUp, ""
 }
-
-// conflictError is a request that clashes with the current state (another
-// policy steers the prefix, or the name is taken): 409.
-type conflictError struct{ *InputError }
-
-func (e conflictError) Unwrap() error { return e.InputError }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -294,8 +293,7 @@ func TestPolicyLimits(t *testing.T) {
 // the conflict check once lost shows.
 func TestConcurrentPostsOneWins(t *testing.T) {
 	c := newTestController(t, "triangle.yaml")
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
+	srv, hc := guarded(t, c, HandlerConfig{}), authClient()
 	const rounds, callers = 30, 8
 	for round := range rounds {
 		codes := make([]int, callers)
@@ -308,7 +306,7 @@ func TestConcurrentPostsOneWins(t *testing.T) {
 				defer wg.Done()
 				body := fmt.Sprintf(`{"name":"p%d-%d","headend":"r1","endpoint":"r3","prefixes":["fd00:%x::/64"]}`, round, i, round+1)
 				<-start
-				resp, err := http.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
+				resp, err := hc.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
 				if err != nil {
 					t.Error(err)
 					return
@@ -341,7 +339,7 @@ func TestConcurrentPostsOneWins(t *testing.T) {
 	// The same name twice is a conflict too.
 	for i, want := range []int{http.StatusCreated, http.StatusConflict} {
 		body := fmt.Sprintf(`{"name":"dup","headend":"r1","endpoint":"r3","prefixes":["fd00:fff%d::/64"]}`, i)
-		resp, err := http.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
+		resp, err := hc.Post(srv.URL+"/v1/policies", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -407,7 +405,7 @@ func TestHeldDownPolicyRecomputesOnlyWhatChanges(t *testing.T) {
 	}
 	// Up, it holds the prefix against a new policy.
 	_, err := c.AddPolicy(ctx, Policy{Name: "c-new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:99::/64"}}, false)
-	var conflict conflictError
+	var conflict *ConflictError
 	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "by policy b-held") {
 		t.Errorf("a new policy for b-held's prefix: %v, want a conflict", err)
 	}

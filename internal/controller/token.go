@@ -7,36 +7,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 )
 
 // ReadOrCreateToken returns the REST API bearer token kept in path,
-// creating the file (mode 0600, 32 random bytes in hex) if there is none.
-// A token file that others can read is refused: whoever reads it can
-// program the network's routes.
+// creating the file (mode 0600, 32 random bytes in hex) if there is none;
+// an existing file is read as restv1.ReadTokenFile does.
 func ReadOrCreateToken(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("token file: no path given")
 	}
-	data, err := os.ReadFile(path)
+	_, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return createToken(path)
 	}
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("token file %s is readable by others (mode %04o): chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	tok := strings.TrimSpace(string(data))
-	if len(tok) < 16 {
-		return "", fmt.Errorf("token file %s: token shorter than 16 characters", path)
-	}
-	return tok, nil
+	return restv1.ReadTokenFile(path)
 }
 
 func createToken(path string) (string, error) {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/pki"
 	"github.com/sr6net/sr6/internal/topo"
@@ -27,6 +28,16 @@ import (
 
 // PKIDir holds the lab's CA and certificates.
 func PKIDir(labDir string) string { return filepath.Join(labDir, "pki") }
+
+// APIToken reads the bearer token of the lab's controller REST API (in
+// TokenFile, mode 0600): the CLI and the UI send it to the controller.
+func APIToken(labDir string) (string, error) {
+	tok, err := restv1.ReadTokenFile(TokenFile(labDir))
+	if err != nil {
+		return "", fmt.Errorf("controller token of the lab in %s: %w", labDir, err)
+	}
+	return tok, nil
+}
 
 // AgentSocket is where node's agent listens.
 func AgentSocket(labDir, node string) string { return filepath.Join(labDir, node, "agent.sock") }

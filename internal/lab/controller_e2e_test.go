@@ -13,7 +13,7 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
 )
@@ -41,25 +41,29 @@ func TestMain(m *testing.M) {
 
 // withController deploys l with agents and a controller and returns a
 // client of its REST API.
-func (l *testLab) withController() *controller.Client {
+func (l *testLab) withController() *restv1.Client {
 	l.t.Helper()
 	l.opts.Controller, l.opts.Binary = true, sr6Binary
 	st := l.deploy()
 	if st.Controller == "" {
 		l.t.Fatal("deployed without a controller URL")
 	}
-	return controller.NewClient(st.Controller)
+	token, err := lab.APIToken(l.opts.Store.LabDir(l.name))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return restv1.NewClient(st.Controller, restv1.WithToken(token))
 }
 
 // addPolicy adds p, which must be computed (pending until its headend's
 // agent confirms it: see waitState).
-func (l *testLab) addPolicy(c *controller.Client, p controller.Policy) controller.PolicyView {
+func (l *testLab) addPolicy(c *restv1.Client, p restv1.Policy) restv1.PolicyView {
 	l.t.Helper()
 	v, err := c.AddPolicy(context.Background(), p, false)
 	if err != nil {
 		l.t.Fatalf("add policy %s: %v", p.Name, err)
 	}
-	if v.Status.State != controller.StatePending && v.Status.State != controller.StateUp {
+	if v.Status.State != restv1.StatePending && v.Status.State != restv1.StateUp {
 		l.t.Fatalf("policy %s is %s: %s", p.Name, v.Status.State, v.Status.Reason)
 	}
 	return v
@@ -67,9 +71,9 @@ func (l *testLab) addPolicy(c *controller.Client, p controller.Policy) controlle
 
 // waitState waits until policy name is in state with a reason containing
 // reason, and returns it.
-func (l *testLab) waitState(c *controller.Client, name, state, reason string) controller.PolicyView {
+func (l *testLab) waitState(c *restv1.Client, name, state, reason string) restv1.PolicyView {
 	l.t.Helper()
-	var v controller.PolicyView
+	var v restv1.PolicyView
 	eventually(l.t, 10*time.Second, "policy "+name+" "+state, func() error {
 		var err error
 		if v, err = c.Policy(context.Background(), name); err != nil {
@@ -133,6 +137,20 @@ func (l *testLab) steeringCount(node string) (int, error) {
 	return len(st.Steering), nil
 }
 
+// waitSteering waits until each node's agent reports the given number of
+// steering routes.
+func (l *testLab) waitSteering(want map[string]int) {
+	l.t.Helper()
+	for node, n := range want {
+		eventually(l.t, 5*time.Second, "steering on "+node, func() error {
+			if got, err := l.steeringCount(node); err != nil || got != n {
+				return fmt.Errorf("%s has %d steering routes, want %d (%v)", node, got, n, err)
+			}
+			return nil
+		})
+	}
+}
+
 func steeredPrefixes(st *agentv1.NodeState) []string {
 	var out []string
 	for _, s := range st.Steering {
@@ -148,13 +166,13 @@ func TestControllerPolicyOnTheWire(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
-	v := l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2", Include: []string{"r2"}})
-	l.addPolicy(c, controller.Policy{Name: "back", From: "h2", To: "h1", Include: []string{"r2"}})
+	v := l.addPolicy(c, restv1.Policy{Name: "fwd", From: "h1", To: "h2", Include: []string{"r2"}})
+	l.addPolicy(c, restv1.Policy{Name: "back", From: "h2", To: "h1", Include: []string{"r2"}})
 	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" {
 		t.Fatalf("path %s", got)
 	}
-	l.waitState(c, "fwd", controller.StateUp, "")
-	l.waitState(c, "back", controller.StateUp, "")
+	l.waitState(c, "fwd", restv1.StateUp, "")
+	l.waitState(c, "back", restv1.StateUp, "")
 	eventually(t, 5*time.Second, "policy programmed on r1", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
 			return fmt.Errorf("r1 has %d steering routes, want 2 (%v)", n, err)
@@ -180,7 +198,7 @@ func TestControllerPolicyOnTheWire(t *testing.T) {
 		t.Errorf("the direct link carried the flow:\n%s", strings.Join(lines, "\n"))
 	}
 	// Bad input is refused with the field and the reason, and changes nothing.
-	_, err := c.AddPolicy(context.Background(), controller.Policy{Name: "bad", From: "h1", To: "h2", Metric: "fastest"}, false)
+	_, err := c.AddPolicy(context.Background(), restv1.Policy{Name: "bad", From: "h1", To: "h2", Metric: "fastest"}, false)
 	if err == nil || !strings.Contains(err.Error(), `metric: unknown metric "fastest" (allowed: [igp hops latency])`) {
 		t.Errorf("bad metric: %v", err)
 	}
@@ -192,8 +210,8 @@ func TestControllerReroutes(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
-	l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2"})
-	l.addPolicy(c, controller.Policy{Name: "back", From: "h2", To: "h1"})
+	l.addPolicy(c, restv1.Policy{Name: "fwd", From: "h1", To: "h2"})
+	l.addPolicy(c, restv1.Policy{Name: "back", From: "h2", To: "h1"})
 	eventually(t, 5*time.Second, "IPv4 over the direct path", func() error {
 		if got := l.ping("h1", "h2", true, 1); got != 1 {
 			return fmt.Errorf("no reply")
@@ -292,7 +310,7 @@ func TestRestartsConverge(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
-	l.addPolicy(c, controller.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
+	l.addPolicy(c, restv1.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
 	dir := l.opts.Store.LabDir(l.name)
 	eventually(t, 5*time.Second, "old programmed", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
@@ -306,11 +324,11 @@ func TestRestartsConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A policy whose headend's agent is dead is not up.
-	l.waitState(c, "old", controller.StatePending, "headend r1's agent is unreachable")
+	l.waitState(c, "old", restv1.StatePending, "headend r1's agent is unreachable")
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {
 		t.Fatal(err)
 	}
-	l.addPolicy(c, controller.Policy{Name: "new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:77::/64"}})
+	l.addPolicy(c, restv1.Policy{Name: "new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:77::/64"}})
 	// The kernel still holds the old routes: nobody removed them.
 	out, _ := l.run("r1", "ip", "-6", "route", "show", "fd00:0:2:2::/64")
 	if !strings.Contains(out, "seg6") {
@@ -337,7 +355,7 @@ func TestRestartsConverge(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(vs) != 1 || vs[0].Name != "new" || vs[0].Status.State != controller.StateUp {
+		if len(vs) != 1 || vs[0].Name != "new" || vs[0].Status.State != restv1.StateUp {
 			return fmt.Errorf("policies %+v", vs)
 		}
 		return nil

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/testutil"
@@ -207,7 +208,7 @@ func namespacesOf(name string) []string {
 func TestSRv6PathOnTheWire(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
-	l.deploy()
+	c := l.withController()
 	if got := len(namespacesOf(l.name)); got != 5 {
 		t.Fatalf("namespaces: got %d, want 5", got)
 	}
@@ -221,14 +222,9 @@ func TestSRv6PathOnTheWire(t *testing.T) {
 		t.Fatalf("IPv4 ping without a policy: %d replies, want 0", got)
 	}
 
-	added, err := lab.AddPolicy(context.Background(), l.name,
-		lab.PolicyRequest{Name: "viar2", From: "h1", To: "h2", Via: []string{"r2"}, Reverse: true}, l.opts)
-	if err != nil {
-		t.Fatalf("add policy: %v", err)
-	}
-	if len(added) != 2 {
-		t.Fatalf("policies added: %d, want 2 (with reverse)", len(added))
-	}
+	l.addPolicy(c, restv1.Policy{Name: "viar2", From: "h1", To: "h2", Include: []string{"r2"}})
+	l.addPolicy(c, restv1.Policy{Name: "viar2-rev", From: "h2", To: "h1", Include: []string{"r2"}})
+	l.waitSteering(map[string]int{"r1": 2, "r3": 2})
 	r2End := l.nw.Node("r2").SIDs.End.String()
 	viaR2 := l.capture("r2", "eth1", "ip6 and ip6[6] == 43")
 	// Echo requests and replies of either family, native or in an SRH.
@@ -258,9 +254,12 @@ func TestSRv6PathOnTheWire(t *testing.T) {
 		t.Errorf("direct link r1-r3 carried %d packets of the flow, want 0:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 
-	if err := lab.DeletePolicy(context.Background(), l.name, "viar2", l.opts); err != nil {
-		t.Fatalf("delete policy: %v", err)
+	for _, p := range []string{"viar2", "viar2-rev"} {
+		if err := c.DeletePolicy(context.Background(), p); err != nil {
+			t.Fatalf("delete policy %s: %v", p, err)
+		}
 	}
+	l.waitSteering(map[string]int{"r1": 0, "r3": 0})
 	if got := l.ping("h1", "h2", true, 2); got != 0 {
 		t.Errorf("IPv4 ping after deleting the policy: %d replies, want 0", got)
 	}
@@ -275,15 +274,10 @@ func TestSRv6PathOnTheWire(t *testing.T) {
 func TestInlineMode(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
-	l.deploy()
-	for _, req := range []lab.PolicyRequest{
-		{Name: "in", From: "h1", To: "h2", Via: []string{"r2"}, Mode: "inline"},
-		{Name: "back", From: "h2", To: "h1", Via: []string{"r2"}, Mode: "inline"},
-	} {
-		if _, err := lab.AddPolicy(context.Background(), l.name, req, l.opts); err != nil {
-			t.Fatalf("add %s: %v", req.Name, err)
-		}
-	}
+	c := l.withController()
+	l.addPolicy(c, restv1.Policy{Name: "in", From: "h1", To: "h2", Include: []string{"r2"}, Mode: restv1.ModeInline})
+	l.addPolicy(c, restv1.Policy{Name: "back", From: "h2", To: "h1", Include: []string{"r2"}, Mode: restv1.ModeInline})
+	l.waitSteering(map[string]int{"r1": 2, "r3": 2})
 	viaR2 := l.capture("r2", "eth1", "ip6 and ip6[6] == 43")
 	if got := l.ping("h1", "h2", false, 5); got != 5 {
 		t.Fatalf("IPv6 ping with inline SRH: %d/5", got)
@@ -309,7 +303,7 @@ func TestISISLab(t *testing.T) {
 	l := newLab(t, "line3.yaml", func(s string) string {
 		return strings.Replace(s, "nodes:", "routing: isis\nnodes:", 1)
 	})
-	l.deploy()
+	c := l.withController()
 	out, err := l.run("r1", "ip", "-6", "route", "show", "proto", "isis")
 	if err != nil {
 		t.Fatal(err)
@@ -322,10 +316,9 @@ func TestISISLab(t *testing.T) {
 	if strings.Contains(out, l.nw.Node("r3").SIDs.End.String()) {
 		t.Errorf("r3's SIDs leaked into IS-IS (only the locator may be redistributed):\n%s", out)
 	}
-	if _, err := lab.AddPolicy(context.Background(), l.name,
-		lab.PolicyRequest{Name: "p", From: "h1", To: "h2", Via: []string{"r2"}, Reverse: true}, l.opts); err != nil {
-		t.Fatal(err)
-	}
+	l.addPolicy(c, restv1.Policy{Name: "p", From: "h1", To: "h2", Include: []string{"r2"}})
+	l.addPolicy(c, restv1.Policy{Name: "p-rev", From: "h2", To: "h1", Include: []string{"r2"}})
+	l.waitSteering(map[string]int{"r1": 2, "r3": 2})
 	if got := l.ping("h1", "h2", true, 5); got != 5 {
 		t.Fatalf("IPv4 over SRv6 over IS-IS: %d/5", got)
 	}
@@ -335,7 +328,11 @@ func TestISISLab(t *testing.T) {
 	}
 	daemons := 0
 	for _, n := range in.Nodes {
-		daemons += len(n.Processes)
+		for _, p := range n.Processes {
+			if strings.HasPrefix(p, "zebra[") || strings.HasPrefix(p, "isisd[") {
+				daemons++
+			}
+		}
 	}
 	if daemons != 6 {
 		t.Errorf("inspect shows %d daemons, want 6 (zebra+isisd on 3 routers)", daemons)

@@ -23,7 +23,6 @@ type Inspection struct {
 	Routing  string       `json:"routing"`
 	Deployed time.Time    `json:"deployed"`
 	Nodes    []NodeStatus `json:"nodes"`
-	Policies []Policy     `json:"policies"`
 }
 
 // NodeStatus is one node of an Inspection.
@@ -59,10 +58,7 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 		return nil, fmt.Errorf("lab %s: stored topology: %w", name, err)
 	}
 	in := &Inspection{Name: st.Name, Source: st.Source, Phase: st.Phase, Routing: nw.Routing,
-		Deployed: st.Deployed, Policies: st.Policies}
-	if in.Policies == nil {
-		in.Policies = []Policy{}
-	}
+		Deployed: st.Deployed}
 	for _, n := range nw.Nodes {
 		ns := Namespace(name, n.Name)
 		s := NodeStatus{Name: n.Name, Kind: n.Kind, Namespace: ns, Present: nsutil.Exists(ns)}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sr6net/sr6/internal/controller"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/nsutil"
 )
 
@@ -24,13 +24,13 @@ func TestLossMeasurementIsExact(t *testing.T) {
 	l := newLab(t, "line3.yaml", nil)
 	c := l.withController()
 	ctx := context.Background()
-	l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2"})
-	l.addPolicy(c, controller.Policy{Name: "back", From: "h2", To: "h1"})
-	if _, err := c.StartSession(ctx, controller.Session{Name: "s1", Policy: "fwd", PeriodMs: 1000}); err != nil {
+	l.addPolicy(c, restv1.Policy{Name: "fwd", From: "h1", To: "h2"})
+	l.addPolicy(c, restv1.Policy{Name: "back", From: "h2", To: "h1"})
+	if _, err := c.StartSession(ctx, restv1.Session{Name: "s1", Policy: "fwd", PeriodMs: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	// The bad session inputs are refused with the field.
-	if _, err := c.StartSession(ctx, controller.Session{Name: "s2", Policy: "fwd", PeriodMs: 10}); err == nil ||
+	if _, err := c.StartSession(ctx, restv1.Session{Name: "s2", Policy: "fwd", PeriodMs: 10}); err == nil ||
 		!strings.Contains(err.Error(), "period_ms") {
 		t.Errorf("period of 10 ms: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestLossMeasurementIsExact(t *testing.T) {
 	end := time.Now()
 	from, to := start.Truncate(period), end.Truncate(period).Add(period)
 	want := int((to.Sub(from)) / period)
-	var rs []controller.LossResult
+	var rs []restv1.LossResult
 	eventually(t, 10*time.Second, "results for every period of the traffic", func() error {
 		all, err := c.Results(ctx, "s1", from, to)
 		if err != nil {
@@ -145,16 +145,16 @@ func TestDelayMeasurementSeesAQueue(t *testing.T) {
 	})
 	c := l.withController()
 	ctx := context.Background()
-	l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2"})
-	if _, err := c.StartSession(ctx, controller.Session{Name: "d", Policy: "fwd", PeriodMs: 1000, Delay: true, ProbeIntervalMs: 50}); err != nil {
+	l.addPolicy(c, restv1.Policy{Name: "fwd", From: "h1", To: "h2"})
+	if _, err := c.StartSession(ctx, restv1.Session{Name: "d", Policy: "fwd", PeriodMs: 1000, Delay: true, ProbeIntervalMs: 50}); err != nil {
 		t.Fatal(err)
 	}
-	delay := func(from time.Time) []controller.LossResult {
+	delay := func(from time.Time) []restv1.LossResult {
 		all, err := c.Results(ctx, "d", from, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []controller.LossResult
+		var out []restv1.LossResult
 		for _, r := range all {
 			if r.Kind == "delay" && r.RxPackets > 0 {
 				out = append(out, r)

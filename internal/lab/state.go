@@ -31,7 +31,6 @@ type State struct {
 	Hash          string    `json:"hash"`
 	Phase         string    `json:"phase"`
 	Namespaces    []string  `json:"namespaces"`
-	Policies      []Policy  `json:"policies,omitempty"`
 	Agents        bool      `json:"agents,omitempty"`
 	Controller    string    `json:"controller,omitempty"` // REST URL of the lab's controller
 	ControllerPID int       `json:"controller_pid,omitempty"`

@@ -12,34 +12,15 @@ import (
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 )
 
-// Result is the loss of one segment list of a session's policy in one
-// period: tx counted at the headend, rx at the tail; or, for Kind "delay",
-// one STAMP period.
-type Result struct {
-	Session     string    `json:"session"`
-	Policy      string    `json:"policy"`
-	Segments    []string  `json:"segments"`
-	PeriodStart time.Time `json:"period_start"`
-	PeriodMs    uint32    `json:"period_ms"`
-	TxPackets   uint64    `json:"tx_packets"`
-	RxPackets   uint64    `json:"rx_packets"`
-	Lost        int64     `json:"lost"`
-	LossRatio   float64   `json:"loss_ratio"`
-	// Kind is "loss" (alternate marking) or "delay" (STAMP: then Tx/Rx
-	// count probes and the RTT fields are set).
-	Kind     string  `json:"kind"`
-	RTTMinMs float64 `json:"rtt_min_ms,omitempty"`
-	RTTAvgMs float64 `json:"rtt_avg_ms,omitempty"`
-	RTTMaxMs float64 `json:"rtt_max_ms,omitempty"`
-	JitterMs float64 `json:"jitter_ms,omitempty"`
-	// One-way averages, when the clocks agree.
-	ForwardAvgMs  float64 `json:"forward_avg_ms,omitempty"`
-	BackwardAvgMs float64 `json:"backward_avg_ms,omitempty"`
-}
+// Result is one period's result of a session: the loss of one segment
+// list (tx counted at the headend, rx at the tail) or a STAMP delay period.
+// It is the public API's type, so results go out as they are stored.
+type Result = restv1.LossResult
 
 // Store is what the processor needs of the controller's store.
 type Store interface {
