@@ -94,6 +94,7 @@ func BenchmarkAddPoliciesREST(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
 // BenchmarkAdd30 adds 30 policies to a controller already holding 1,000 on
 // a 20-router grid, side by side: with no contested prefix, and with one
 // policy held down (two policies in the store steer one prefix at one

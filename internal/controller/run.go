@@ -41,7 +41,7 @@ type Config struct {
 	Token        string
 	TLS          *tls.Config
 	AllowedHosts []string
-	Log    *slog.Logger
+	Log          *slog.Logger
 	// Serving, when set, is told the REST API's address once it listens.
 	Serving func(net.Addr)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestPolicyStatusFromTheKernel runs a lab with its agents and controller:
