@@ -131,7 +131,10 @@ func Provision(ctx context.Context, n int, dir string) (ControllerResult, error)
 		return ControllerResult{}, fmt.Errorf("add policies: %w", err)
 	}
 	api := time.Since(start)
-	labDir := opts.Store.LabDir(nw.Name)
+	labDir, err := opts.Store.LabDir(nw.Name)
+	if err != nil {
+		return ControllerResult{}, err
+	}
 	for {
 		total, err := installedSteering(ctx, labDir, routers)
 		if err != nil {

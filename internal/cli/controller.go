@@ -171,7 +171,10 @@ func (a *app) labAgents(name string) (*topo.Network, []controller.AgentEndpoint,
 	if err != nil {
 		return nil, nil, err
 	}
-	dir := ls.LabDir(name)
+	dir, err := ls.LabDir(name)
+	if err != nil {
+		return nil, nil, err
+	}
 	var eps []controller.AgentEndpoint
 	for _, r := range nw.Routers() {
 		tlsCfg, err := pki.ClientConfig(pki.In(lab.PKIDir(dir), lab.ControllerIdentity), r.Name)

@@ -27,6 +27,9 @@ func (a *app) client(f controllerFlags) (*controller.Client, error) {
 		return controller.NewClient(f.url), nil
 	}
 	if f.lab != "" {
+		if err := lab.CheckName(f.lab); err != nil {
+			return nil, usageError{fmt.Errorf("--lab: %w", err)}
+		}
 		return a.labController(f.lab)
 	}
 	return controller.NewClient("http://127.0.0.1:7700"), nil

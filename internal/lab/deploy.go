@@ -108,7 +108,11 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	if err := opts.Store.Save(st); err != nil {
 		return nil, err
 	}
-	d := &deployer{nw: nw, opts: opts, dir: opts.Store.LabDir(nw.Name)}
+	dir, err := opts.Store.LabDir(nw.Name)
+	if err != nil {
+		return nil, err
+	}
+	d := &deployer{nw: nw, opts: opts, dir: dir}
 	start := time.Now()
 	routers := len(nw.Routers())
 	fmt.Fprintf(opts.Progress, "deploying lab %s: %d routers, %d hosts, %d links, routing %s\n",
