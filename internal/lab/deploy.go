@@ -75,6 +75,11 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 		return nil, err
 	}
 	defer unlock()
+	if dir, err := opts.Store.LabDir(nw.Name); err != nil {
+		return nil, err
+	} else if err := checkSocketPaths(dir, nw, opts.Agents); err != nil {
+		return nil, err
+	}
 
 	hash := topologyHash(source)
 	if old, err := opts.Store.Load(nw.Name); err == nil {

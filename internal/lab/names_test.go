@@ -81,3 +81,38 @@ func TestOwnsNamespace(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSocketPaths(t *testing.T) {
+	src := func(routing string) *topo.Network {
+		nw, err := topo.ParseNetwork("t.yaml", []byte("name: lab\nrouting: "+routing+
+			"\nnodes:\n  r1-a-node-name-of-32-characters: {kind: router}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nw
+	}
+	long := "/" + strings.Repeat("d", 70) + "/lab"
+	tests := []struct {
+		name    string
+		dir     string
+		routing string
+		agents  bool
+		wantErr string
+	}{
+		{"short dir, isis and agents", "/var/lib/sr6/labs/lab", topo.RoutingISIS, true, ""},
+		{"long dir, static, no agents: no sockets", long, topo.RoutingStatic, false, ""},
+		{"long dir, isis", long, topo.RoutingISIS, false, "zserv.api is 117 bytes long, and a unix socket path is at most 107: use a shorter --state-dir"},
+		{"long dir, agents", long, topo.RoutingStatic, true, "agent.sock is 118 bytes long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSocketPaths(tt.dir, src(tt.routing), tt.agents)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
