@@ -65,7 +65,9 @@ func TestValidateRefusesWhatDeployRefuses(t *testing.T) {
 			if err := os.Chmod(state, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			opts := lab.Options{Store: lab.Store{Dir: state}, Progress: &testWriter{t: t}}
+			// As `sr6 lab deploy` does by default: agents and a controller.
+			opts := lab.Options{Store: lab.Store{Dir: state}, Progress: &testWriter{t: t},
+				Agents: true, Controller: true, Binary: sr6Binary}
 			t.Cleanup(func() {
 				if err := lab.Destroy(context.Background(), name, opts); err != nil {
 					t.Errorf("cleanup: %v", err)
