@@ -57,7 +57,9 @@ func checkAddresses(c *errs, s *Spec, nw *Network) {
 	}
 	for i, ns := range s.Nodes {
 		n := nw.Nodes[i]
-		if !n.IsRouter() {
+		// Only nodes that got a loopback and a locator (routers) have
+		// those to check.
+		if !n.Loopback.IsValid() {
 			continue
 		}
 		field := "nodes." + n.Name
@@ -92,7 +94,8 @@ func checkAddresses(c *errs, s *Spec, nw *Network) {
 		l := nw.Links[i]
 		field := fmt.Sprintf("links[%d]", i)
 		pool6, pool6Field := s.Plan.Links, "plan.links"
-		if l.IsHostLink() {
+		// Only host links carry IPv4, and they take IPv6 from hosts6.
+		if l.Subnet4.IsValid() {
 			pool6, pool6Field = s.Plan.Hosts6, "plan.hosts6"
 		}
 		for _, ifc := range []*Interface{l.A, l.B} {
