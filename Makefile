@@ -12,7 +12,7 @@ LDFLAGS  := -X github.com/sr6net/sr6/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test unit lint fuzz demo setup-demo setup-test setup-bench bench bench-lab bench-controller bench-pm bpf proto clean
+.PHONY: all build test unit lint fuzz demo setup-demo setup-test setup-bench setup-gen bench bench-lab bench-controller bench-pm bpf proto clean
 
 all: build
 
@@ -26,6 +26,8 @@ setup-test:
 	./scripts/setup.sh test
 setup-bench:
 	./scripts/setup.sh bench
+setup-gen:
+	./scripts/setup.sh gen
 
 ## test: set-up, lint, then every test (unit, fuzz seed corpora, end-to-end labs)
 test: setup-test lint
@@ -64,12 +66,12 @@ bench-pm: setup-test build
 	./$(BIN) bench pm --rounds 5
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 100000x ./internal/controller/
 
-## bpf: regenerate the eBPF objects from their C sources (needs clang and libbpf-dev)
-bpf:
+## bpf: regenerate the eBPF objects from their C sources (setup-gen installs clang, llvm, libbpf-dev)
+bpf: setup-gen
 	$(GO) generate ./internal/pm/marking
 
-## proto: regenerate api/ Go code (needs protoc: apt-get install protobuf-compiler; plugins are go tools)
-proto:
+## proto: regenerate api/ Go code (setup-gen installs protoc; the plugins are go tools)
+proto: setup-gen
 	protoc --plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \
 		--plugin=protoc-gen-go-grpc="$$($(GO) tool -n protoc-gen-go-grpc)" \
 		--go_out=. --go_opt=paths=source_relative \

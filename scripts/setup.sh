@@ -3,7 +3,7 @@
 # Debian packages, grouped by what needs them. `make demo`, `make test`,
 # `make bench-lab` and .ci/run call it before anything else.
 #
-#   scripts/setup.sh demo|test|bench ...   (several groups may be given)
+#   scripts/setup.sh demo|test|bench|gen ...   (several groups may be given)
 #
 # With everything installed it is a fast no-op (one dpkg-query call, no
 # network). Otherwise, as root, it runs `apt-get update` once and one
@@ -22,12 +22,16 @@ set -euo pipefail
 #          (sysctl, ps), and make and git for `make test` itself (lint lists
 #          files with git).
 #   bench: Mininet, the reference `make bench-lab` compares sr6 with.
+#   gen:   protoc for `make proto`; clang, llvm (llvm-strip) and libbpf
+#          headers for `make bpf` (bpf2go). The generated files are
+#          committed: nothing else needs these.
 demo_packages=(iproute2 iputils-ping tcpdump nftables)
 test_packages=("${demo_packages[@]}" frr iperf3 etcd-server procps make git)
 bench_packages=(mininet)
+gen_packages=(protobuf-compiler clang llvm libbpf-dev)
 
 usage() {
-	echo "usage: $0 demo|test|bench ..." >&2
+	echo "usage: $0 demo|test|bench|gen ..." >&2
 	exit 2
 }
 
@@ -39,8 +43,9 @@ for group in "$@"; do
 	demo) wanted+=("${demo_packages[@]}") hint+=("make demo") ;;
 	test) wanted+=("${test_packages[@]}") hint+=("make test") ;;
 	bench) wanted+=("${bench_packages[@]}") hint+=("make bench-lab") ;;
+	gen) wanted+=("${gen_packages[@]}") hint+=("make proto bpf") ;;
 	*)
-		echo "setup: unknown group $group; allowed: demo, test, bench" >&2
+		echo "setup: unknown group $group; allowed: demo, test, bench, gen" >&2
 		usage
 		;;
 	esac

@@ -103,8 +103,13 @@ func TestSetupScript(t *testing.T) {
 			wantCode: 1,
 			wantErr:  []string{"missing: etcd-server", "this machine has no apt-get", "run make test again"},
 		},
-		{name: "unknown group", groups: []string{"everything"}, uid: "0", wantCode: 2, wantErr: []string{"unknown group everything; allowed: demo, test, bench"}},
+		{name: "unknown group", groups: []string{"everything"}, uid: "0", wantCode: 2, wantErr: []string{"unknown group everything; allowed: demo, test, bench, gen"}},
 		{name: "no group", uid: "0", wantCode: 2, wantErr: []string{"usage:"}},
+		{
+			name: "gen: the code generators", groups: []string{"gen"}, uid: "1000", missing: "clang protobuf-compiler",
+			wantCode: 1,
+			wantErr:  []string{"sudo apt-get install -y --no-install-recommends protobuf-compiler clang\n", "sudo make proto bpf\n"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
