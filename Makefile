@@ -2,6 +2,9 @@
 # must run as root for the end-to-end tests (they skip otherwise, and fail
 # instead of skipping when CI=true or SR6_E2E=1).
 
+# Go from the official tarball is often not on root's PATH (sudo resets it).
+export PATH := $(if $(shell command -v go 2>/dev/null),$(PATH),/usr/local/go/bin:$(PATH))
+
 GO       ?= go
 BIN      := bin/sr6
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -9,15 +12,25 @@ LDFLAGS  := -X github.com/sr6net/sr6/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test unit lint fuzz demo bench bench-lab bench-controller bench-pm bpf proto clean
+.PHONY: all build test unit lint fuzz demo setup-demo setup-test setup-bench setup-gen bench bench-lab bench-controller bench-pm bpf proto clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sr6
 
-## test: lint, then every test (unit, fuzz seed corpora, end-to-end labs)
-test: lint
+## setup-*: install the Debian packages a target needs that are missing (scripts/setup.sh holds the list)
+setup-demo:
+	./scripts/setup.sh demo
+setup-test:
+	./scripts/setup.sh test
+setup-bench:
+	./scripts/setup.sh bench
+setup-gen:
+	./scripts/setup.sh gen
+
+## test: set-up, lint, then every test (unit, fuzz seed corpora, end-to-end labs)
+test: setup-test lint
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## unit: tests that need no privileges (end-to-end tests skip unless strict)
@@ -39,26 +52,26 @@ fuzz:
 	done
 
 ## demo: deploy examples/triangle.yaml, steer h1 -> h2 through r2, show the SRH on the wire, destroy
-demo: build
+demo: setup-demo build
 	./scripts/demo.sh
 
 bench: bench-lab bench-controller bench-pm
 
 ## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
-bench-lab: build
+bench-lab: setup-bench build
 	./$(BIN) bench lab --sizes 10,50,100 --repeat 3
 
 ## bench-pm: loss measurement: iperf3 overhead of the counting programs, single-drop detection time, pipeline ingest
-bench-pm: build
+bench-pm: setup-test build
 	./$(BIN) bench pm --rounds 5
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 100000x ./internal/pm/processor/
 
-## bpf: regenerate the eBPF objects from their C sources (needs clang and libbpf-dev)
-bpf:
+## bpf: regenerate the eBPF objects from their C sources (setup-gen installs clang, llvm, libbpf-dev)
+bpf: setup-gen
 	$(GO) generate ./internal/pm/marking
 
-## proto: regenerate api/ Go code (needs protoc: apt-get install protobuf-compiler; plugins are go tools)
-proto:
+## proto: regenerate api/ Go code (setup-gen installs protoc; the plugins are go tools)
+proto: setup-gen
 	protoc --plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \
 		--plugin=protoc-gen-go-grpc="$$($(GO) tool -n protoc-gen-go-grpc)" \
 		--go_out=. --go_opt=paths=source_relative \

@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SR6=${SR6:-./bin/sr6}
-TOPO=examples/triangle.yaml
-LAB=tri
+TOPO=${TOPO:-examples/triangle.yaml}
+LAB=${LAB:-tri} # the name in $TOPO
 [ "$(id -u)" = 0 ] || { echo "the demo builds network namespaces: run it as root" >&2; exit 1; }
 for tool in ping tcpdump; do
-	command -v "$tool" >/dev/null || { echo "the demo needs $tool (apt-get install iputils-ping tcpdump)" >&2; exit 1; }
+	command -v "$tool" >/dev/null || { echo "the demo needs $tool: run it with make demo, which installs what is missing (scripts/setup.sh demo)" >&2; exit 1; }
 done
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

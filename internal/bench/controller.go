@@ -98,7 +98,11 @@ func controllerLab(ctx context.Context, o gen.Options, dir string) (*topo.Networ
 	if err != nil {
 		return nil, opts, nil, err
 	}
-	token, err := lab.APIToken(opts.Store.LabDir(st.Name))
+	labDir, err := opts.Store.LabDir(st.Name)
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	token, err := lab.APIToken(labDir)
 	if err != nil {
 		return nil, lab.Options{}, nil, err
 	}
@@ -136,7 +140,10 @@ func Provision(ctx context.Context, n int, dir string) (ControllerResult, error)
 		return ControllerResult{}, fmt.Errorf("add policies: %w", err)
 	}
 	api := time.Since(start)
-	labDir := opts.Store.LabDir(nw.Name)
+	labDir, err := opts.Store.LabDir(nw.Name)
+	if err != nil {
+		return ControllerResult{}, err
+	}
 	for {
 		total, err := installedSteering(ctx, labDir, routers)
 		if err != nil {

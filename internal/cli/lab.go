@@ -69,6 +69,9 @@ func labName(arg string) (string, error) {
 		}
 		return s.Name.V, nil
 	}
+	if err := lab.CheckName(arg); err != nil {
+		return "", usageError{err}
+	}
 	return arg, nil
 }
 

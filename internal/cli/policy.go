@@ -31,6 +31,9 @@ func (a *app) client(f controllerFlags) (*restv1.Client, error) {
 		return nil, err
 	}
 	if f.url == "" && f.lab != "" {
+		if err := lab.CheckName(f.lab); err != nil {
+			return nil, usageError{fmt.Errorf("--lab: %w", err)}
+		}
 		return a.labController(f.lab, token)
 	}
 	url := f.url
@@ -69,7 +72,11 @@ func (a *app) labController(arg, token string) (*restv1.Client, error) {
 		return nil, fmt.Errorf("lab %s runs no controller (deployed with --controller=false)", name)
 	}
 	if token == "" {
-		if token, err = lab.APIToken(ls.LabDir(name)); err != nil {
+		dir, err := ls.LabDir(name)
+		if err != nil {
+			return nil, err
+		}
+		if token, err = lab.APIToken(dir); err != nil {
 			return nil, fmt.Errorf("lab %s: %w", name, err)
 		}
 	}

@@ -25,7 +25,10 @@ func (s Store) ControllerConfig(o controller.Options) (controller.Config, error)
 	if err != nil {
 		return controller.Config{}, err
 	}
-	dir := s.LabDir(o.Lab)
+	dir, err := s.LabDir(o.Lab)
+	if err != nil {
+		return controller.Config{}, err
+	}
 	var eps []controller.AgentEndpoint
 	for _, r := range withAgent {
 		tlsCfg, err := pki.ClientConfig(pki.In(PKIDir(dir), ControllerIdentity), r.Name)

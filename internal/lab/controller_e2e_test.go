@@ -48,7 +48,7 @@ func (l *testLab) withController() *restv1.Client {
 	if st.Controller == "" {
 		l.t.Fatal("deployed without a controller URL")
 	}
-	token, err := lab.APIToken(l.opts.Store.LabDir(l.name))
+	token, err := lab.APIToken(l.dir())
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
 
 // nodeState reads back what node's agent has installed.
 func (l *testLab) nodeState(node string) (*agentv1.NodeState, error) {
-	client, closeFn, err := lab.AgentClient(l.opts.Store.LabDir(l.name), node)
+	client, closeFn, err := lab.AgentClient(l.dir(), node)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +311,7 @@ func TestRestartsConverge(t *testing.T) {
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
 	l.addPolicy(c, restv1.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
-	dir := l.opts.Store.LabDir(l.name)
+	dir := l.dir()
 	eventually(t, 5*time.Second, "old programmed", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
 			return fmt.Errorf("%d steering routes (%v)", n, err)

@@ -75,6 +75,11 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 		return nil, err
 	}
 	defer unlock()
+	if dir, err := opts.Store.LabDir(nw.Name); err != nil {
+		return nil, err
+	} else if err := checkSocketPaths(dir, nw, opts.Agents); err != nil {
+		return nil, err
+	}
 
 	hash := topologyHash(source)
 	if old, err := opts.Store.Load(nw.Name); err == nil {
@@ -108,7 +113,11 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	if err := opts.Store.Save(st); err != nil {
 		return nil, err
 	}
-	d := &deployer{nw: nw, opts: opts, dir: opts.Store.LabDir(nw.Name)}
+	dir, err := opts.Store.LabDir(nw.Name)
+	if err != nil {
+		return nil, err
+	}
+	d := &deployer{nw: nw, opts: opts, dir: dir}
 	start := time.Now()
 	routers := len(nw.Routers())
 	fmt.Fprintf(opts.Progress, "deploying lab %s: %d routers, %d hosts, %d links, routing %s\n",

@@ -36,9 +36,14 @@ func Destroy(ctx context.Context, name string, opts Options) error {
 
 func destroyLocked(ctx context.Context, name string, st *State, opts Options) error {
 	start := time.Now()
-	namespaces := labNamespaces(name)
+	namespaces := slices.DeleteFunc(labNamespaces(name), func(ns string) bool { return !ownsNamespace(name, ns) })
 	if st != nil {
 		for _, ns := range st.Namespaces {
+			if !ownsNamespace(name, ns) {
+				opts.Log.Warn("state file lists a namespace that is not this lab's: leaving it", "lab", name, "namespace", ns)
+				fmt.Fprintf(opts.Progress, "warning: lab %s: state file lists namespace %q, which is not named %s.<node>: left alone\n", name, ns, name)
+				continue
+			}
 			if !slices.Contains(namespaces, ns) && nsutil.Exists(ns) {
 				namespaces = append(namespaces, ns)
 			}
@@ -65,7 +70,11 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("destroy %s: %w", name, err)
 	}
-	if err := os.RemoveAll(opts.Store.LabDir(name)); err != nil {
+	dir, err := opts.Store.LabDir(name)
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("destroy %s: remove state: %w", name, err)
 	}
 	fmt.Fprintf(opts.Progress, "lab %s destroyed: %d namespaces, %d processes, in %s\n",

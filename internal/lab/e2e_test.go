@@ -87,6 +87,16 @@ func (l *testLab) deploy() *lab.State {
 
 func (l *testLab) ns(node string) string { return lab.Namespace(l.name, node) }
 
+// dir is the lab's folder in its store.
+func (l *testLab) dir() string {
+	l.t.Helper()
+	dir, err := l.opts.Store.LabDir(l.name)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return dir
+}
+
 // hostAddr returns a host's planned address of the given family.
 func (l *testLab) hostAddr(host string, v4 bool) string {
 	ifc := l.nw.Node(host).Interfaces[0]
@@ -337,7 +347,7 @@ func TestISISLab(t *testing.T) {
 	if daemons != 6 {
 		t.Errorf("inspect shows %d daemons, want 6 (zebra+isisd on 3 routers)", daemons)
 	}
-	dir := l.opts.Store.LabDir(l.name)
+	dir := l.dir()
 	if err := lab.Destroy(context.Background(), l.name, l.opts); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +431,7 @@ func TestFailedDeployLeavesNothing(t *testing.T) {
 	if left := namespacesOf(l.name); len(left) > 0 {
 		t.Errorf("namespaces left after a failed deploy: %v", left)
 	}
-	if _, err := os.Stat(opts.Store.LabDir(l.name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(opts.Store.Dir, l.name)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state folder left after a failed deploy: %v", err)
 	}
 }
@@ -438,7 +448,7 @@ func TestDestroyAfterCrash(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- sleeper.Wait() }()
-	if err := os.RemoveAll(l.opts.Store.LabDir(l.name)); err != nil {
+	if err := os.RemoveAll(l.dir()); err != nil {
 		t.Fatal(err)
 	}
 	if err := lab.Destroy(context.Background(), l.name, l.opts); err != nil {

@@ -50,14 +50,31 @@ func topologyHash(data []byte) string {
 // Store is the directory holding one folder per lab.
 type Store struct{ Dir string }
 
-// LabDir is the folder of lab name: state file, FRR configs, logs.
-func (s Store) LabDir(name string) string { return filepath.Join(s.Dir, name) }
+// LabDir is the folder of lab name: state file, FRR configs, logs. A name
+// that breaks the lab-name rule is refused, so no path built from it leaves
+// s.Dir.
+func (s Store) LabDir(name string) (string, error) {
+	if err := CheckName(name); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.Dir, name), nil
+}
 
-func (s Store) statePath(name string) string { return filepath.Join(s.LabDir(name), "state.json") }
+func (s Store) statePath(name string) (string, error) {
+	dir, err := s.LabDir(name)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "state.json"), nil
+}
 
 // Load reads lab name's state; os.ErrNotExist if there is no such lab.
 func (s Store) Load(name string) (*State, error) {
-	data, err := os.ReadFile(s.statePath(name))
+	path, err := s.statePath(name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("lab %s: %w", name, os.ErrNotExist)
@@ -66,7 +83,7 @@ func (s Store) Load(name string) (*State, error) {
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("read lab state %s: %w", s.statePath(name), err)
+		return nil, fmt.Errorf("read lab state %s: %w", path, err)
 	}
 	return &st, nil
 }
@@ -74,7 +91,10 @@ func (s Store) Load(name string) (*State, error) {
 // Save writes st atomically (temporary file + rename), so a crash never
 // leaves a torn state file.
 func (s Store) Save(st *State) error {
-	dir := s.LabDir(st.Name)
+	dir, err := s.LabDir(st.Name)
+	if err != nil {
+		return fmt.Errorf("save lab state: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
@@ -98,7 +118,7 @@ func (s Store) Save(st *State) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), s.statePath(st.Name)); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
 	return nil
@@ -115,8 +135,10 @@ func (s Store) List() ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() {
-			if _, err := os.Stat(s.statePath(e.Name())); err == nil {
+		// A folder someone made by hand under a name sr6 would refuse is
+		// not a lab (and --all must not act on it).
+		if e.IsDir() && CheckName(e.Name()) == nil {
+			if _, err := os.Stat(filepath.Join(s.Dir, e.Name(), "state.json")); err == nil {
 				names = append(names, e.Name())
 			}
 		}
@@ -128,6 +150,9 @@ func (s Store) List() ([]string, error) {
 // deploy, destroy or change the same lab at once. Call the returned func to
 // release it.
 func (s Store) Lock(name string) (func(), error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}

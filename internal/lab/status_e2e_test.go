@@ -76,7 +76,7 @@ func TestPolicyStatusFromTheKernel(t *testing.T) {
 	}
 	// Not retried every second: the agent applies r1's state once or twice
 	// in 3 s, not once a second.
-	agentLog := filepath.Join(l.opts.Store.LabDir(l.name), "r1", "agent.log")
+	agentLog := filepath.Join(l.dir(), "r1", "agent.log")
 	applied := func() int {
 		data, _ := os.ReadFile(agentLog)
 		return strings.Count(string(data), "msg=applied")

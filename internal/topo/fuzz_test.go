@@ -53,6 +53,14 @@ func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
+	// Inputs the kernel refused at deploy time (and their neighbours it
+	// accepts): validation must keep refusing them with a position.
+	kernel, _ := filepath.Glob("testdata/kernel/*.yaml")
+	for _, p := range kernel {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxFuzzInput {
 			t.Skip()
@@ -138,6 +146,11 @@ func checkFuzzNetwork(t *testing.T, nw *Network) {
 				t.Errorf("router %s: SID %v outside locator %v", n.Name, sid, n.Locator)
 			}
 		}
+		for _, a := range []netip.Addr{n.Loopback, n.SIDs.End, n.SIDs.DX4, n.SIDs.DT6, n.Probe} {
+			if why := unusable(a); why != "" {
+				t.Errorf("router %s: planned address %v %s", n.Name, a, why)
+			}
+		}
 		all = append(all, planned{"loopback of " + n.Name, netip.PrefixFrom(n.Loopback, 128)}, planned{"locator of " + n.Name, n.Locator})
 	}
 	inSubnet := func(l *Link, i *Interface, sub, addr netip.Prefix, is6 bool) {
@@ -153,6 +166,11 @@ func checkFuzzNetwork(t *testing.T, nw *Network) {
 				t.Fatalf("link %s: broken pointers", l)
 			}
 			inSubnet(l, i, l.Subnet6, i.Addr6, true)
+			for _, a := range []netip.Prefix{i.Addr6, i.Addr4} {
+				if why := unusable(a.Addr()); a.IsValid() && why != "" {
+					t.Errorf("link %s: %s:%s address %v %s", l, i.Node.Name, i.Name, a, why)
+				}
+			}
 		}
 		if l.A.Addr6 == l.B.Addr6 {
 			t.Errorf("link %s: both ends have %v", l, l.A.Addr6)

@@ -370,6 +370,11 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	if iface == "lo" || strings.HasPrefix(iface, "sr6") {
 		return Endpoint{}, fmt.Errorf("interface name %s is reserved (lo and names starting with sr6 are sr6's own)", iface)
 	}
+	// The kernel refuses these (EINVAL): they would clash with the sysctl
+	// folders net/ipv4/conf/all and .../default of every namespace.
+	if iface == "all" || iface == "default" {
+		return Endpoint{}, fmt.Errorf("interface name %s is refused by the kernel (the sysctl folders conf/all and conf/default have it)", iface)
+	}
 	return Endpoint{Node: node, Iface: iface}, nil
 }
 

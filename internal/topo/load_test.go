@@ -829,6 +829,10 @@ func TestParseEndpoint(t *testing.T) {
 		{"r1:..", Endpoint{}, `interface ".." is not a Linux interface name`},
 		{"r1:lo", Endpoint{}, "interface name lo is reserved"},
 		{"r1:sr6ctl", Endpoint{}, "interface name sr6ctl is reserved"},
+		{"r1:all", Endpoint{}, "interface name all is refused by the kernel"},
+		{"r1:default", Endpoint{}, "interface name default is refused by the kernel"},
+		{"r1:All", Endpoint{"r1", "All"}, ""}, // the kernel compares exactly
+		{"r1:defaults", Endpoint{"r1", "defaults"}, ""},
 	}
 	for _, tt := range tests {
 		got, err := ParseEndpoint(tt.in)

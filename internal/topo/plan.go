@@ -62,6 +62,7 @@ func Plan(s *Spec) (*Network, error) {
 		return nil, err
 	}
 	planAdjacencySIDs(nw)
+	checkAddresses(c, s, nw)
 	if poolsOK {
 		checkOverlaps(c, nodeAllocations(s, nw))
 	}

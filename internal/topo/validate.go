@@ -1,6 +1,7 @@
 package topo
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -8,10 +9,37 @@ import (
 	"strings"
 )
 
+// The one rule for lab and node names. A lab's name becomes a folder in the
+// state directory and, with a node's, a namespace name "<lab>.<node>" (a
+// file in /run/netns): neither may contain a "/" or a ".", so no name can
+// climb out of its folder or pass for another lab's namespace prefix.
+const (
+	LabNameRule  = "1 to 24 of a-z 0-9 _ -, starting with a letter or digit"
+	NodeNameRule = "1 to 32 of A-Z a-z 0-9 _ -, starting with a letter"
+)
+
 var (
 	labName  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,23}$`)
 	nodeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
 )
+
+// CheckLabName returns an error naming the rule if name is not a lab name.
+// Every entry that takes a lab name calls it: topology files, the CLI and
+// the lab state store.
+func CheckLabName(name string) error {
+	if !labName.MatchString(name) {
+		return fmt.Errorf("%q is not a lab name: %s", name, LabNameRule)
+	}
+	return nil
+}
+
+// CheckNodeName returns an error naming the rule if name is not a node name.
+func CheckNodeName(name string) error {
+	if !nodeName.MatchString(name) {
+		return fmt.Errorf("%q is not a node name: %s", name, NodeNameRule)
+	}
+	return nil
+}
 
 // validate checks what the schema walk cannot: required fields, names,
 // allowed values and the references between nodes and links. Fields that
@@ -24,8 +52,8 @@ func validate(c *errs, s *Spec) {
 	switch {
 	case !s.Name.Set:
 		c.add(Pos{Line: 1, Column: 1}, "name", "missing: every topology needs a name (it prefixes the lab's namespaces)")
-	case !labName.MatchString(s.Name.V):
-		c.add(s.Name.Pos, "name", "%q is not a lab name: 1 to 24 of a-z 0-9 _ -, starting with a letter or digit", s.Name.V)
+	case CheckLabName(s.Name.V) != nil:
+		c.add(s.Name.Pos, "name", "%v", CheckLabName(s.Name.V))
 	}
 	if s.Routing.Set && s.Routing.V != RoutingStatic && s.Routing.V != RoutingISIS {
 		c.add(s.Routing.Pos, "routing", "unknown routing %q; allowed values: %s, %s", s.Routing.V, RoutingStatic, RoutingISIS)
@@ -49,8 +77,8 @@ func validate(c *errs, s *Spec) {
 	kinds := map[string]string{}
 	for _, n := range s.Nodes {
 		field := "nodes." + n.Name.V
-		if !nodeName.MatchString(n.Name.V) {
-			c.add(n.Name.Pos, field, "%q is not a node name: 1 to 32 of A-Z a-z 0-9 _ -, starting with a letter", n.Name.V)
+		if err := CheckNodeName(n.Name.V); err != nil {
+			c.add(n.Name.Pos, field, "%v", err)
 		}
 		kinds[n.Name.V] = n.Kind.V
 		t, known := ks.Traits(n.Kind.V)
