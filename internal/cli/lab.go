@@ -26,8 +26,22 @@ func (a *app) labCmd() *cobra.Command {
 		Use:   "lab",
 		Short: "Deploy, inspect and destroy emulated SRv6 labs (network namespaces)",
 	}
-	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd())
+	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd())
 	return cmd
+}
+
+// labSuperviseCmd is the lab's supervisor process, which deploy starts:
+// hidden, as nobody needs to run it by hand.
+func (a *app) labSuperviseCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "supervise NAME",
+		Short:  "Run a lab's supervisor: keep its agents and controller running (deploy starts it)",
+		Args:   cobra.ExactArgs(1),
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return lab.Supervise(cmd.Context(), args[0], a.labOptions())
+		},
+	}
 }
 
 func (a *app) labDeployCmd() *cobra.Command {
@@ -185,11 +199,41 @@ func printInspection(a *app, in *lab.Inspection) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if in.Supervisor != nil {
+		fmt.Fprintln(a.out)
+		printDaemons(a, in)
+	}
 	if len(in.Policies) > 0 {
 		fmt.Fprintln(a.out)
 		printPolicies(a, in.Policies)
 	}
 	return nil
+}
+
+func printDaemons(a *app, in *lab.Inspection) {
+	if in.Supervisor.Running {
+		fmt.Fprintf(a.out, "supervisor: running (pid %d)\n", in.Supervisor.PID)
+	} else {
+		fmt.Fprintf(a.out, "supervisor: NOT RUNNING: nothing restarts the daemons (sr6 lab deploy again re-converges)\n")
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAEMON\tSTATE\tPID\tRESTARTS\tSINCE\tLAST EXIT")
+	for _, d := range in.Daemons {
+		pid, last := "-", "-"
+		if d.PID > 0 {
+			pid = fmt.Sprint(d.PID)
+		}
+		if d.LastExit != nil {
+			last = d.LastExit.Reason + " at " + d.LastExit.Time.Local().Format("15:04:05")
+		}
+		state := string(d.State)
+		if d.Error != "" {
+			state += ": " + d.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.Name, state, pid, d.Restarts,
+			d.Since.Local().Format("15:04:05"), last)
+	}
+	tw.Flush()
 }
 
 func printPolicies(a *app, ps []lab.Policy) {

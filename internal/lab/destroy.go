@@ -48,9 +48,12 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 		fmt.Fprintf(opts.Progress, "lab %s does not exist: nothing to destroy\n", name)
 		return nil
 	}
-	// The controller lives in the host namespace: end it first, so it does
-	// not watch its agents disappear.
-	killed := killPIDs(ctx, controllerPIDs(name, opts.Store.Dir, st))
+	// The supervisor goes first, so that nothing restarts what destroy
+	// ends; it stops the controller (in the host namespace) and the agents.
+	killed, err := stopDaemons(ctx, opts.Store.Layout(name), stateRouters(st))
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
 	pids, err := nsutil.PIDs(namespaces...)
 	if err != nil {
 		return fmt.Errorf("destroy %s: %w", name, err)
@@ -71,6 +74,24 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	fmt.Fprintf(opts.Progress, "lab %s destroyed: %d namespaces, %d processes, in %s\n",
 		name, len(namespaces), killed, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// stateRouters names the routers of the lab st describes, whose agents
+// have pid files; none when the state or its topology is unreadable (the
+// namespace sweep still finds the agents).
+func stateRouters(st *State) []string {
+	if st == nil {
+		return nil
+	}
+	nw, err := st.Network()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range nw.Routers() {
+		out = append(out, r.Name)
+	}
+	return out
 }
 
 // killPIDs ends processes: SIGTERM, a grace period, then SIGKILL. A

@@ -25,17 +25,16 @@ const (
 // anything is created, so that a crash at any point leaves enough on disk
 // for destroy to find every namespace and process.
 type State struct {
-	Name          string    `json:"name"`
-	Source        string    `json:"source"`   // topology file it was deployed from
-	Topology      string    `json:"topology"` // that file's text, so the lab outlives edits to it
-	Hash          string    `json:"hash"`
-	Phase         string    `json:"phase"`
-	Namespaces    []string  `json:"namespaces"`
-	Policies      []Policy  `json:"policies,omitempty"`
-	Agents        bool      `json:"agents,omitempty"`
-	Controller    string    `json:"controller,omitempty"` // REST URL of the lab's controller
-	ControllerPID int       `json:"controller_pid,omitempty"`
-	Deployed      time.Time `json:"deployed"`
+	Name       string    `json:"name"`
+	Source     string    `json:"source"`   // topology file it was deployed from
+	Topology   string    `json:"topology"` // that file's text, so the lab outlives edits to it
+	Hash       string    `json:"hash"`
+	Phase      string    `json:"phase"`
+	Namespaces []string  `json:"namespaces"`
+	Policies   []Policy  `json:"policies,omitempty"`
+	Agents     bool      `json:"agents,omitempty"`
+	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
+	Deployed   time.Time `json:"deployed"`
 }
 
 // Network re-plans the topology the lab was deployed from.
@@ -54,7 +53,7 @@ type Store struct{ Dir string }
 // LabDir is the folder of lab name: state file, FRR configs, logs.
 func (s Store) LabDir(name string) string { return filepath.Join(s.Dir, name) }
 
-func (s Store) statePath(name string) string { return filepath.Join(s.LabDir(name), "state.json") }
+func (s Store) statePath(name string) string { return s.Layout(name).State() }
 
 // Load reads lab name's state; os.ErrNotExist if there is no such lab.
 func (s Store) Load(name string) (*State, error) {
@@ -132,7 +131,7 @@ func (s Store) Lock(name string) (func(), error) {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
-	f, err := os.OpenFile(filepath.Join(s.Dir, "."+name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(s.Layout(name).Lock(), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}

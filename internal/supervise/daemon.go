@@ -51,6 +51,9 @@ type Spec struct {
 	// StopGrace is how long SIGTERM is given before SIGKILL (default 3 s).
 	StopGrace time.Duration
 	Backoff   BackoffPolicy
+	// PriorRestarts starts the restart count (restarts an earlier
+	// supervisor of the same daemon counted).
+	PriorRestarts int
 }
 
 // BackoffPolicy spaces restarts: the first after Initial, each next one
@@ -132,7 +135,7 @@ func NewDaemon(spec Spec, log *slog.Logger, onChange func()) (*Daemon, error) {
 		onChange = func() {}
 	}
 	return &Daemon{spec: spec, log: log.With("daemon", spec.Name), onChange: onChange,
-		status: Status{Name: spec.Name, State: Stopped, Since: time.Now()}}, nil
+		status: Status{Name: spec.Name, State: Stopped, Restarts: spec.PriorRestarts, Since: time.Now()}}, nil
 }
 
 // Status returns a copy of the daemon's status.
