@@ -6,16 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/lab"
-	"github.com/sr6net/sr6/internal/nsutil"
 )
 
 // sr6Binary is built once for the tests that run agents and controllers.
@@ -213,65 +210,14 @@ func TestControllerReroutes(t *testing.T) {
 	})
 }
 
-// processOf finds a process of the lab by a word of its command line and
-// returns its pid and arguments.
-func processOf(t *testing.T, word, labDir string) (int, []string) {
-	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if strings.Contains(string(raw), labDir) && strings.Contains(string(raw), word) {
-			return pid, args
-		}
-	}
-	t.Fatalf("no process %q for %s", word, labDir)
-	return 0, nil
-}
-
-func restart(t *testing.T, ns string, pid int, args []string, logFile string) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
-		t.Fatal(err)
-	}
-	for syscall.Kill(pid, 0) == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if ns != "" {
-		err = nsutil.Start(ns, cmd)
-	} else {
-		err = cmd.Start()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait() }()
-}
-
-// TestRestartsConverge kills the headend's agent, changes policies while it
-// is down, restarts it, then restarts the controller: the node ends with
+// TestRestartsConverge kills the headend's agent and changes policies
+// while its supervisor restarts it, then kills the controller: the node ends with
 // exactly the routes of the current policies (none stale, none doubled).
 func TestRestartsConverge(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
 	l.addPolicy(c, controller.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
-	dir := l.opts.Store.LabDir(l.name)
 	eventually(t, 5*time.Second, "old programmed", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
 			return fmt.Errorf("%d steering routes (%v)", n, err)
@@ -279,20 +225,14 @@ func TestRestartsConverge(t *testing.T) {
 		return nil
 	})
 
-	pid, args := processOf(t, "--node\x00r1", dir)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	// The supervisor restarts what is killed; the policies change while
+	// the agent may still be down.
+	layout := l.opts.Store.Layout(l.name)
+	killDaemon(t, layout.AgentPid("r1"))
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {
 		t.Fatal(err)
 	}
 	l.addPolicy(c, controller.Policy{Name: "new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:77::/64"}})
-	// The kernel still holds the old routes: nobody removed them.
-	out, _ := l.run("r1", "ip", "-6", "route", "show", "fd00:0:2:2::/64")
-	if !strings.Contains(out, "seg6") {
-		t.Fatalf("expected the stale steering route while the agent is down, got %q", out)
-	}
-	restart(t, lab.Namespace(l.name, "r1"), pid, args, filepath.Join(dir, "r1", "agent.log"))
 	want := "fd00:77::/64 " + l.nw.Node("r3").SIDs.DT6.String()
 	eventually(t, 10*time.Second, "r1 converged after its agent restarted", func() error {
 		st, err := l.nodeState("r1")
@@ -306,8 +246,7 @@ func TestRestartsConverge(t *testing.T) {
 		return nil
 	})
 
-	cpid, cargs := processOf(t, "controller\x00--lab\x00"+l.name, l.opts.Store.Dir)
-	restart(t, "", cpid, cargs, filepath.Join(dir, "controller.log"))
+	killDaemon(t, layout.ControllerPid())
 	eventually(t, 10*time.Second, "controller back with its policies", func() error {
 		vs, err := c.Policies(context.Background())
 		if err != nil {
@@ -325,7 +264,7 @@ func TestRestartsConverge(t *testing.T) {
 		t.Errorf("r1 after the controller restart: %d steering, %d SIDs (was %d), %d underlay (was %d)",
 			len(after.Steering), len(after.Sids), len(before.Sids), len(after.Underlay), len(before.Underlay))
 	}
-	out, _ = l.run("r1", "ip", "-6", "route", "show", "proto", "86")
+	out, _ := l.run("r1", "ip", "-6", "route", "show", "proto", "86")
 	if n := strings.Count(out, "fd00:77::/64"); n != 1 {
 		t.Errorf("r1 has %d routes for fd00:77::/64, want exactly 1:\n%s", n, out)
 	}
