@@ -48,7 +48,7 @@ func (a *app) labDeployCmd() *cobra.Command {
 	var replace, agents, ctrl bool
 	cmd := &cobra.Command{
 		Use:   "deploy FILE",
-		Short: "Deploy the lab a topology file describes (again: no-op)",
+		Short: "Deploy the lab a topology file describes (again: restart what is missing)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
@@ -125,7 +125,7 @@ func (a *app) labInspectCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inspect [NAME|FILE]",
-		Short: "Show a lab's nodes, addresses, interface states, processes and policies",
+		Short: "Show a lab's nodes, addresses, interface states, processes, daemons and policies",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := a.labOptions()
