@@ -1,0 +1,143 @@
+package lab
+
+import (
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLayoutPaths(t *testing.T) {
+	l := Store{Dir: "/var/lib/sr6/labs"}.Layout("tri")
+	tests := []struct{ got, want string }{
+		{l.State(), "/var/lib/sr6/labs/tri/state.json"},
+		{l.Lock(), "/var/lib/sr6/labs/.tri.lock"},
+		{l.PKI(), "/var/lib/sr6/labs/tri/pki"},
+		{l.APIToken(), "/var/lib/sr6/labs/tri/pki/api.token"},
+		{l.Node("r1"), "/var/lib/sr6/labs/tri/r1"},
+		{l.AgentSocket("r1"), "/var/lib/sr6/labs/tri/r1/agent.sock"},
+		{l.AgentState("r1"), "/var/lib/sr6/labs/tri/r1/agent.state"},
+		{l.AgentLog("r1"), "/var/lib/sr6/labs/tri/r1/agent.log"},
+		{l.AgentPid("r1"), "/var/lib/sr6/labs/tri/r1/agent.pid"},
+		{l.ControllerLog(), "/var/lib/sr6/labs/tri/controller.log"},
+		{l.ControllerDB(), "/var/lib/sr6/labs/tri/controller.db"},
+		{l.ControllerBus(), "/var/lib/sr6/labs/tri/bus"},
+		{l.ControllerPid(), "/var/lib/sr6/labs/tri/controller.pid"},
+		{l.SupervisorPid(), "/var/lib/sr6/labs/tri/supervisor.pid"},
+		{l.SupervisorStatus(), "/var/lib/sr6/labs/tri/supervisor.json"},
+		{l.SupervisorLog(), "/var/lib/sr6/labs/tri/supervisor.log"},
+		{l.FRRConf("r1", "isisd"), "/var/lib/sr6/labs/tri/r1/isisd.conf"},
+		{l.FRRPid("r1", "zebra"), "/var/lib/sr6/labs/tri/r1/zebra.pid"},
+		{l.FRROut("r1", "zebra"), "/var/lib/sr6/labs/tri/r1/zebra.out"},
+		{l.FRRZserv("r1"), "/var/lib/sr6/labs/tri/r1/zserv.api"},
+		{l.FRRLog("r1"), "/var/lib/sr6/labs/tri/r1/frr.log"},
+		{l.FRRVtyDir("r1"), "/var/lib/sr6/labs/tri/r1"},
+		{PKIDir(l.Dir), l.PKI()},
+		{AgentSocket(l.Dir, "r2"), l.AgentSocket("r2")},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}
+
+func TestWriteToken(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "api.token")
+	// A token file left with a looser mode is tightened.
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeToken(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(path)
+	tok := strings.TrimSpace(string(data))
+	if b, err := hex.DecodeString(tok); err != nil || len(b) != 32 {
+		t.Errorf("token %q: want 32 bytes in hex (%v)", tok, err)
+	}
+	first := tok
+	if err := writeToken(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	if strings.TrimSpace(string(data)) == first {
+		t.Error("two tokens are the same")
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	tests := []struct{ url, want, err string }{
+		{"http://127.0.0.1:7700", "127.0.0.1:7700", ""},
+		{"http://[::1]:80", "[::1]:80", ""},
+		{"https://127.0.0.1:7700", "", "want http://HOST:PORT"},
+		{"http://127.0.0.1", "", "missing port"},
+		{"", "", "want http://HOST:PORT"},
+	}
+	for _, tc := range tests {
+		got, err := listenAddr(tc.url)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("listenAddr(%q) = %q, %v; want %q, %q", tc.url, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestDaemonSpecs(t *testing.T) {
+	raw, err := os.ReadFile("../../examples/triangle.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &State{Name: "tri", Source: "triangle.yaml", Topology: string(raw), Agents: true, Controller: "http://127.0.0.1:7711"}
+	nw, err := st.Network()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Store{Dir: "/s"}.Layout("tri")
+	tests := []struct {
+		name  string
+		st    State
+		names []string
+	}{
+		{"no daemons", State{Name: "tri"}, nil},
+		{"agents only", State{Name: "tri", Agents: true}, []string{"agent/r1", "agent/r2", "agent/r3"}},
+		{"agents and controller", *st, []string{"agent/r1", "agent/r2", "agent/r3", "controller"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			specs, err := daemonSpecs(&tc.st, nw, l, "/bin/sr6", "/s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range specs {
+				names = append(names, s.Name)
+				if s.Path != "/bin/sr6" || s.Ready == nil || s.PidFile == "" || s.LogFile == "" {
+					t.Errorf("%s: incomplete spec %+v", s.Name, s)
+				}
+				args := strings.Join(s.Args, " ")
+				switch {
+				case s.Name == "agent/r1":
+					want := "agent --node r1 --listen unix:///s/tri/r1/agent.sock --state-file /s/tri/r1/agent.state"
+					if !strings.HasPrefix(args, want) || s.Netns != "tri.r1" || s.PidFile != l.AgentPid("r1") {
+						t.Errorf("agent/r1: args %q netns %q", args, s.Netns)
+					}
+				case s.Name == "controller":
+					if !strings.Contains(args, "controller --lab tri") || !strings.Contains(args, "--listen 127.0.0.1:7711") || s.Netns != "" {
+						t.Errorf("controller: args %q netns %q", args, s.Netns)
+					}
+				}
+			}
+			if strings.Join(names, ",") != strings.Join(tc.names, ",") {
+				t.Errorf("daemons %v, want %v", names, tc.names)
+			}
+		})
+	}
+}
