@@ -51,7 +51,7 @@ bench-lab: build
 ## bench-pm: loss measurement: iperf3 overhead of the counting programs, single-drop detection time, pipeline ingest
 bench-pm: build
 	./$(BIN) bench pm --rounds 5
-	$(GO) test -run '^$$' -bench Pipeline -benchtime 100000x ./internal/controller/
+	$(GO) test -run '^$$' -bench Pipeline -benchtime 100000x ./internal/pm/processor/
 
 ## bpf: regenerate the eBPF objects from their C sources (needs clang and libbpf-dev)
 bpf:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,9 @@ type Server struct {
 	mu         sync.Mutex // serialises Apply: one reconcile at a time
 	generation atomic.Uint64
 	pm         *pm
+
+	resultsMu sync.Mutex
+	results   []*agentv1.RouteResult // of the last reconcile, for GetState
 }
 
 // NewServer returns an agent for cfg.
@@ -83,6 +87,7 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
+	results := s.keepResults(desired, d)
 	if err := s.pm.apply(req.GetState().GetPm(), lists); err != nil {
 		return nil, status.Error(codes.Internal, "loss measurement: "+err.Error())
 	}
@@ -91,11 +96,18 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	if err := s.persist(req.GetState()); err != nil {
 		s.cfg.Log.Warn("persist desired state", "err", err)
 	}
-	s.cfg.Log.Info("applied", "generation", gen, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed, "unchanged", d.Unchanged)
+	s.cfg.Log.Info("applied", "generation", gen, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed,
+		"unchanged", d.Unchanged, "refused", len(d.Refused))
+	for _, re := range d.Refused {
+		s.cfg.Log.Warn("kernel refused a route", "generation", gen, "err", re.Error())
+	}
 	return &agentv1.ApplyResponse{Added: uint32(d.Added), Replaced: uint32(d.Replaced), Removed: uint32(d.Removed),
-		Unchanged: uint32(d.Unchanged), Generation: gen}, nil
+		Unchanged: uint32(d.Unchanged), Generation: gen, Routes: results}, nil
 }
 
+// reconcile makes the kernel match desired. Routes the kernel refuses are
+// in the Diff, not the error: they are the controller's to report, and the
+// other routes are installed all the same.
 func (s *Server) reconcile(desired dataplane.State) (dataplane.Diff, error) {
 	h, err := handle()
 	if err != nil {
@@ -105,7 +117,79 @@ func (s *Server) reconcile(desired dataplane.State) (dataplane.Diff, error) {
 	if _, err := dataplane.EnsureSIDDevice(h); err != nil {
 		return dataplane.Diff{}, err
 	}
-	return dataplane.Reconcile(h, desired)
+	d, err := dataplane.Reconcile(h, desired)
+	if err != nil && onlyRefusals(err) {
+		err = nil
+	}
+	return d, err
+}
+
+// onlyRefusals tells whether every error joined in err is a route the
+// kernel refused.
+func onlyRefusals(err error) bool {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		var re *dataplane.RouteError
+		return errors.As(err, &re)
+	}
+	for _, e := range joined.Unwrap() {
+		var re *dataplane.RouteError
+		if !errors.As(e, &re) {
+			return false
+		}
+	}
+	return true
+}
+
+// keepResults records (for GetState) and returns the route results of a
+// reconcile of desired: one per steering route, and one per other route the
+// kernel refused.
+func (s *Server) keepResults(desired dataplane.State, d dataplane.Diff) []*agentv1.RouteResult {
+	out := RouteResults(desired, d)
+	s.resultsMu.Lock()
+	s.results = out
+	s.resultsMu.Unlock()
+	return out
+}
+
+// RouteResults is what became of each route of desired in a reconcile
+// that gave d.
+func RouteResults(desired dataplane.State, d dataplane.Diff) []*agentv1.RouteResult {
+	refused := map[netip.Prefix][]dataplane.RouteError{}
+	for _, re := range d.Refused {
+		if !re.Remove {
+			refused[re.Prefix] = append(refused[re.Prefix], re)
+		}
+	}
+	take := func(pf netip.Prefix, steering bool) (dataplane.RouteError, bool) {
+		for i, re := range refused[pf] {
+			if (re.Metric == dataplane.SteeringMetric) == steering {
+				refused[pf] = append(refused[pf][:i], refused[pf][i+1:]...)
+				return re, true
+			}
+		}
+		return dataplane.RouteError{}, false
+	}
+	var out []*agentv1.RouteResult
+	for _, st := range desired.Steering {
+		r := &agentv1.RouteResult{Kind: agentv1.RouteResult_KIND_STEERING, Prefix: st.Prefix.String(), Policy: st.Policy, Installed: true}
+		if re, ok := take(st.Prefix, true); ok {
+			r.Installed, r.Error = false, re.Err.Error()
+		}
+		out = append(out, r)
+	}
+	for _, sid := range desired.SIDs {
+		pf := netip.PrefixFrom(sid.SID, 128)
+		if re, ok := take(pf, false); ok {
+			out = append(out, &agentv1.RouteResult{Kind: agentv1.RouteResult_KIND_SID, Prefix: pf.String(), Error: re.Err.Error()})
+		}
+	}
+	for _, u := range desired.Underlay {
+		if re, ok := take(u.Prefix, false); ok {
+			out = append(out, &agentv1.RouteResult{Kind: agentv1.RouteResult_KIND_UNDERLAY, Prefix: u.Prefix.String(), Error: re.Err.Error()})
+		}
+	}
+	return out
 }
 
 // persist writes the desired state atomically next to its final name.
@@ -152,6 +236,10 @@ func (s *Server) Restore() error {
 	if err != nil {
 		return err
 	}
+	s.keepResults(desired, d)
+	for _, re := range d.Refused {
+		s.cfg.Log.Warn("kernel refused a route of the saved state", "err", re.Error())
+	}
 	s.generation.Store(st.Generation)
 	s.cfg.Log.Info("restored desired state", "generation", st.Generation, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed)
 	return nil
@@ -170,6 +258,9 @@ func (s *Server) GetState(ctx context.Context, _ *agentv1.GetStateRequest) (*age
 	}
 	p := ToProto(st)
 	out := &agentv1.NodeState{Node: s.cfg.Node, Steering: p.Steering, Sids: p.Sids, Underlay: p.Underlay, Generation: s.generation.Load()}
+	s.resultsMu.Lock()
+	out.Routes = s.results
+	s.resultsMu.Unlock()
 	links, err := h.LinkList()
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())

@@ -21,6 +21,7 @@ import (
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/gen"
+	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/pathcomp"
@@ -88,7 +89,7 @@ func controllerLab(ctx context.Context, o gen.Options, dir string) (*topo.Networ
 	if err != nil {
 		return nil, lab.Options{}, nil, err
 	}
-	nw, err := topo.ParseNetwork("bench.yaml", data)
+	nw, err := registry.Default().ParseNetwork("bench.yaml", data)
 	if err != nil {
 		return nil, lab.Options{}, nil, err
 	}
@@ -109,7 +110,7 @@ func Provision(ctx context.Context, n int, dir string) (ControllerResult, error)
 		return ControllerResult{}, err
 	}
 	defer lab.Destroy(context.WithoutCancel(ctx), nw.Name, opts)
-	routers := nw.Routers()
+	routers := nw.NodesWith(topo.Underlay)
 	rng := rand.New(rand.NewPCG(1, 2))
 	policies := make([]controller.Policy, n)
 	for i := range policies {

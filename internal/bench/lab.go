@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sr6net/sr6/internal/gen"
+	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -62,11 +63,11 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 		if err != nil {
 			return nil, err
 		}
-		nw, err := topo.ParseNetwork("bench.yaml", data)
+		nw, err := registry.Default().ParseNetwork("bench.yaml", data)
 		if err != nil {
 			return nil, err
 		}
-		routers := len(nw.Routers())
+		routers := len(nw.NodesWith(topo.Underlay))
 		res := LabResult{Routers: routers, Hosts: len(nw.Nodes) - routers, Links: len(nw.Links)}
 		jsonPath := filepath.Join(o.WorkDir, fmt.Sprintf("bench%d.json", size))
 		if err := writeNetworkJSON(nw, jsonPath); err != nil {

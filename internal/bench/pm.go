@@ -16,6 +16,7 @@ import (
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/pm/bus"
+	"github.com/sr6net/sr6/internal/pm/processor"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -167,23 +168,13 @@ func detection(ctx context.Context, c *controller.Client, nw *topo.Network, ns f
 // Pipeline pushes n measured periods (2n records) through the bus and the
 // processor into a store and returns records per second.
 func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
-	data, err := gen.YAML(gen.Options{Shape: "line", Routers: 2, Hosts: 1, Name: "pipeline"})
-	if err != nil {
-		return 0, err
-	}
-	nw, err := topo.ParseNetwork("pipeline.yaml", data)
-	if err != nil {
-		return 0, err
-	}
 	st, err := store.OpenBolt(filepath.Join(dir + "-store.db"))
 	if err != nil {
 		return 0, err
 	}
 	defer st.Close()
-	c, err := controller.New(nw, st, nil, nil)
-	if err != nil {
-		return 0, err
-	}
+	// As many results kept in memory per session as the controller keeps.
+	p := processor.New(st, nil, 3600)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b, err := bus.OpenNATS(ctx, bus.NATSConfig{Dir: dir})
@@ -192,14 +183,14 @@ func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
 	}
 	defer b.Close()
 	stored := make(chan struct{})
-	go func() { _ = c.Process(ctx, b) }()
+	go func() { _ = p.Run(ctx, b) }()
 	segs := []string{"fc00:0:2::d4"}
 	// Recent periods (1 ms apart: the processor expires halves of periods
 	// older than ten minutes).
 	base := time.Now().UnixMilli() - int64(n)
 	// Listing every result while they are written would compete with the
 	// writer: wait for the last period's key, then count once in a while.
-	last := controller.ResultStoreKey(controller.LossResult{Session: "s", Kind: "loss", Segments: segs,
+	last := processor.StoreKey(processor.Result{Session: "s", Kind: "loss", Segments: segs,
 		PeriodStart: time.UnixMilli(base + int64(n-1))})
 	go func() {
 		defer close(stored)
@@ -210,7 +201,7 @@ func Pipeline(ctx context.Context, dir string, n int) (float64, error) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		for ctx.Err() == nil {
-			if kvs, _ := st.List(ctx, "pm/results/"); len(kvs) >= n {
+			if count, _ := processor.StoredResults(ctx, st); count >= n {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -124,20 +124,3 @@ func TestGraphJSON(t *testing.T) {
 		t.Errorf("r2 End SID in JSON: %+v", g.Nodes[1].SIDs)
 	}
 }
-
-func TestParseMarkBit(t *testing.T) {
-	tests := []struct {
-		in   string
-		want uint32
-		err  bool
-	}{
-		{"tc2", 1 << 22, false}, {"tc7", 1 << 27, false}, {"fl0", 1, false}, {"fl19", 1 << 19, false},
-		{"tc0", 0, true}, {"tc1", 0, true}, {"tc8", 0, true}, {"fl20", 0, true}, {"tc3x", 0, true}, {"dscp1", 0, true}, {"", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := parseMarkBit(tt.in)
-		if got != tt.want || (err != nil) != tt.err {
-			t.Errorf("parseMarkBit(%q) = %#x, %v", tt.in, got, err)
-		}
-	}
-}

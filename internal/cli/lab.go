@@ -13,8 +13,8 @@ import (
 
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
-	"github.com/sr6net/sr6/internal/topo"
 )
 
 func (a *app) labOptions() lab.Options {
@@ -55,7 +55,7 @@ func (a *app) labDeployCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read topology: %w", err)
 			}
-			nw, err := topo.ParseNetwork(args[0], data)
+			nw, err := registry.Default().ParseNetwork(args[0], data)
 			if err != nil {
 				return err
 			}
@@ -77,7 +77,7 @@ func (a *app) labDeployCmd() *cobra.Command {
 // labName accepts a lab name or a topology file naming one.
 func labName(arg string) (string, error) {
 	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
-		s, err := topo.Load(arg)
+		s, err := registry.Default().Load(arg)
 		if err != nil {
 			return "", err
 		}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -64,17 +65,18 @@ func (a *Agents) Client(node string) (agentv1.AgentClient, bool) {
 }
 
 // Push implements Pusher.
-func (a *Agents) Push(ctx context.Context, node string, st *agentv1.DesiredState) error {
+func (a *Agents) Push(ctx context.Context, node string, st *agentv1.DesiredState) (Applied, error) {
 	c, ok := a.clients[node]
 	if !ok {
-		return fmt.Errorf("no agent for node %s", node)
+		return Applied{}, fmt.Errorf("no agent for node %s", node)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := c.Apply(ctx, &agentv1.ApplyRequest{State: st}, grpc.WaitForReady(true)); err != nil {
-		return fmt.Errorf("apply on %s: %w", node, err)
+	reply, err := c.Apply(ctx, &agentv1.ApplyRequest{State: st}, grpc.WaitForReady(true))
+	if err != nil {
+		return Applied{}, fmt.Errorf("apply on %s: %w", node, err)
 	}
-	return nil
+	return appliedFromProto(reply), nil
 }
 
 // Run connects the controller to the agents until ctx ends: it watches
@@ -133,10 +135,12 @@ func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 	}
 }
 
-// pushLoop keeps one node's agent at the node's desired state.
+// pushLoop keeps one node's agent at the node's desired state: a failed
+// push is retried every second (logged when its error changes, and once a
+// minute), a state whose routes the kernel refused only after a long pause
+// or a change (see pushStep).
 func (c *Controller) pushLoop(ctx context.Context, node string, signal <-chan struct{}, reset *atomic.Bool) {
-	var acked uint64
-	have := false
+	np := &nodePush{node: node}
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {
@@ -147,19 +151,9 @@ func (c *Controller) pushLoop(ctx context.Context, node string, signal <-chan st
 		case <-retry.C:
 		}
 		if reset.Swap(false) {
-			have = false
+			np.have = false
 		}
-		want, version := c.desiredVersion(node)
-		if want == nil || (have && acked == version) {
-			continue
-		}
-		if err := c.push.Push(ctx, node, want); err != nil {
-			if ctx.Err() == nil {
-				c.log.Warn("push failed; will retry", "node", node, "err", err)
-			}
-			continue
-		}
-		acked, have = version, true
+		c.pushStep(ctx, np, time.Now())
 	}
 }
 
@@ -207,8 +201,9 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 		if err == nil {
 			first := true
 			for {
-				ev, err := stream.Recv()
-				if err != nil {
+				ev, rerr := stream.Recv()
+				if rerr != nil {
+					err = rerr
 					break
 				}
 				if first {
@@ -222,6 +217,11 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 		if ctx.Err() != nil {
 			return
 		}
+		// Its policies are not up until a push reaches it again.
+		if err == nil {
+			err = errors.New("link event stream ended")
+		}
+		c.agentUnreachable(node, err, time.Now())
 		c.log.Info("agent stream ended; reconnecting", "node", node, "in", backoff)
 		select {
 		case <-ctx.Done():

@@ -116,7 +116,7 @@ func (c *Controller) Handler() http.Handler {
 			writeError(w, err)
 			return
 		}
-		rs := c.pm.query(r.PathValue("name"), from, to)
+		rs := c.pm.Query(r.PathValue("name"), from, to)
 		if rs == nil {
 			rs = []LossResult{}
 		}
@@ -128,7 +128,7 @@ func (c *Controller) Handler() http.Handler {
 			http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 			return
 		}
-		ch, cancel := c.pm.subscribe(r.PathValue("name"))
+		ch, cancel := c.pm.Subscribe(r.PathValue("name"))
 		defer cancel()
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-cache")
@@ -211,7 +211,10 @@ type errorBody struct {
 
 func writeError(w http.ResponseWriter, err error) {
 	var in *InputError
+	var conflict conflictError
 	switch {
+	case errors.As(err, &conflict):
+		writeJSON(w, http.StatusConflict, errorBody{Error: conflict.InputError})
 	case errors.As(err, &in):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: in})
 	case errors.Is(err, errNotFound):

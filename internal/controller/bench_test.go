@@ -2,17 +2,15 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/gen"
-	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -28,7 +26,7 @@ func BenchmarkAddPolicies(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	routers := nw.Routers()
+	routers := nw.NodesWith(topo.Underlay)
 	for b.Loop() {
 		b.StopTimer()
 		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
@@ -70,7 +68,7 @@ func addPolicies(b *testing.B, routers []*topo.Node, add func(Policy) error) {
 func BenchmarkAddPoliciesREST(b *testing.B) {
 	data, _ := gen.YAML(gen.Options{Shape: "grid", Rows: 4, Cols: 5, Name: "bench"})
 	nw, _ := topo.ParseNetwork("bench.yaml", data)
-	routers := nw.Routers()
+	routers := nw.NodesWith(topo.Underlay)
 	for b.Loop() {
 		b.StopTimer()
 		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
@@ -91,59 +89,57 @@ func BenchmarkAddPoliciesREST(b *testing.B) {
 		b.StartTimer()
 	}
 }
-
-// BenchmarkPipeline measures measurement records through the embedded bus,
-// pairing and storage, end to end: b.N pairs (2*b.N records) published in
-// batches, until every result is stored.
-func BenchmarkPipeline(b *testing.B) {
-	data, _ := gen.YAML(gen.Options{Shape: "ring", Routers: 3, Hosts: 1, Name: "bench"})
+// BenchmarkAdd30 adds 30 policies to a controller already holding 1,000 on
+// a 20-router grid, side by side: with no contested prefix, and with one
+// policy held down (two policies in the store steer one prefix at one
+// headend, as controllers sharing a store can leave them). The held-down
+// policy must not make every add recompute every policy.
+func BenchmarkAdd30(b *testing.B) {
+	data, _ := gen.YAML(gen.Options{Shape: "grid", Rows: 4, Cols: 5, Name: "bench"})
 	nw, _ := topo.ParseNetwork("bench.yaml", data)
-	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	c, _ := New(nw, st, nopPusher{}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	bs, err := bus.OpenNATS(ctx, bus.NATSConfig{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bs.Close()
-	c.pm.retention = b.N + 1
-	go func() { _ = c.Process(ctx, bs) }()
-	segs := []string{"fc00:0:2::1", "fc00:0:3::d4"}
-	b.ResetTimer()
-	start := time.Now()
-	base := start.UnixMilli() - int64(b.N) // recent: older halves expire
-	const batch = 1000
-	for i := 0; i < b.N; i += batch {
-		var ms []*agentv1.Measurement
-		for j := i; j < min(i+batch, b.N); j++ {
-			for _, head := range []bool{true, false} {
-				ms = append(ms, &agentv1.Measurement{Session: "s", Policy: "p", Segments: segs, Headend: head,
-					PeriodStartUnixMs: base + int64(j), PeriodMs: 1000, Packets: 100})
+	routers := nw.Routers()
+	for _, held := range []bool{false, true} {
+		name := "no-contest"
+		if held {
+			name = "one-held-down"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				b.StopTimer()
+				st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, _ := New(nw, st, nopPusher{}, nil)
+				addPolicies(b, routers, func(p Policy) error {
+					_, err := c.AddPolicy(ctx, p, false)
+					return err
+				})
+				if held {
+					for _, end := range []string{routers[5].Name, routers[6].Name} {
+						p := Policy{Name: "held-" + end, Headend: routers[0].Name, Endpoint: end, Prefixes: []string{"fd00:c::/64"}}
+						data, _ := json.Marshal(p)
+						if _, err := st.Put(ctx, policyPrefix+p.Name, data); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := c.Load(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				for i := range 30 {
+					p := Policy{Name: fmt.Sprintf("n%d", i), Headend: routers[i%20].Name, Endpoint: routers[(i+3)%20].Name,
+						Prefixes: []string{fmt.Sprintf("fd00:d:%x::/64", i)}}
+					if _, err := c.AddPolicy(ctx, p, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				st.Close()
+				b.StartTimer()
 			}
-		}
-		if err := bs.PublishBatch(ctx, ms); err != nil {
-			b.Fatal(err)
-		}
+		})
 	}
-	paired := func() int {
-		c.pm.mu.Lock()
-		defer c.pm.mu.Unlock()
-		return len(c.pm.results["s"])
-	}
-	for paired() < b.N {
-		time.Sleep(5 * time.Millisecond)
-	}
-	for {
-		kvs, _ := st.List(ctx, resultPrefix)
-		if len(kvs) >= b.N {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	b.ReportMetric(float64(2*b.N)/time.Since(start).Seconds(), "records/s")
 }

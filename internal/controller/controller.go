@@ -19,6 +19,7 @@ import (
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/pathcomp"
 	"github.com/sr6net/sr6/internal/pm/bus"
+	"github.com/sr6net/sr6/internal/pm/processor"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 	"github.com/sr6net/sr6/internal/underlay"
@@ -27,10 +28,12 @@ import (
 // policyPrefix is where policies live in the store, one key each.
 const policyPrefix = "policies/"
 
-// Pusher delivers a node's desired state to its agent. The controller
-// calls it from one goroutine per node at most; Agents implements it.
+// Pusher delivers a node's desired state to its agent and returns what
+// became of its routes. The controller calls it from one goroutine per node
+// at most; Agents implements it. An error means the agent was not reached
+// (or refused the whole state); routes the kernel refused are in Applied.
 type Pusher interface {
-	Push(ctx context.Context, node string, st *agentv1.DesiredState) error
+	Push(ctx context.Context, node string, st *agentv1.DesiredState) (Applied, error)
 }
 
 // DefaultMarkMask carries the alternate-marking color in the top bit of
@@ -48,7 +51,7 @@ type Controller struct {
 	push  Pusher
 	log   *slog.Logger
 
-	// graph mapping: routers and router-router links only.
+	// graph mapping: underlay nodes (routers) and core links only.
 	routerID map[*topo.Node]pathcomp.NodeID
 	linkID   map[*topo.Link]pathcomp.LinkID
 	links    []*topo.Link // by LinkID
@@ -56,24 +59,38 @@ type Controller struct {
 	base     *pathcomp.Graph
 	sids     map[netip.Addr]pathcomp.Segment // End and End.X SIDs, for explicit segment lists
 
-	mu        sync.Mutex
-	down      map[*topo.Link]bool // links reported down by agents
-	policies  map[string]Policy
-	status    map[string]Status
-	paths     map[string][]pathcomp.LinkID
-	desired   map[string]*agentv1.DesiredState
-	routes    map[string]map[string][]*agentv1.SteeringRoute // policy -> node -> steering
-	static    map[string][]underlay.Route                    // static underlay on the live graph
-	claims    map[string]string                              // "headend prefix" -> policy
-	byNode    map[string]map[string][]*agentv1.SteeringRoute // node -> policy -> steering
-	versions  map[string]uint64                              // node -> times its desired state was rebuilt
-	revs      map[string]int64                               // policy -> store revision in effect
-	contested bool                                           // some policy is down because another steers its prefix
+	mu       sync.Mutex
+	down     map[*topo.Link]bool // links reported down by agents
+	policies map[string]Policy
+	status   map[string]Status
+	paths    map[string][]pathcomp.LinkID
+	desired  map[string]*agentv1.DesiredState
+	routes   map[string]map[string][]*agentv1.SteeringRoute // policy -> node -> steering
+	static   map[string][]underlay.Route                    // static underlay on the live graph
+	claims   map[string]string                              // "headend prefix" -> policy
+	byNode   map[string]map[string][]*agentv1.SteeringRoute // node -> policy -> steering
+	versions map[string]uint64                              // node -> times its desired state was rebuilt
+	revs     map[string]int64                               // policy -> store revision in effect
+
+	// Held-down policies: waiting["node prefix"] are the policies down
+	// because another one steers that prefix there (waitsOn the reverse),
+	// so that a change recomputes only the policies it can bring up.
+	waiting map[string]map[string]bool
+	waitsOn map[string][]string
+	// reserved are the "node prefix" keys of policies being written (from
+	// the conflict check to the update in memory), so that two writes of
+	// different names cannot both take one prefix.
+	reserved   map[string]string
+	recomputes int // full recomputations (recomputeLocked), for tests
+
+	agents map[string]*agentReport // node -> what its agent last reported
+	since  map[string]uint64       // policy -> generation from which its steering is as it is now
+	shown  map[string]Status       // policy -> status last shown by the API
 
 	sessions     map[string]Session // loss-measurement sessions
 	markMask     uint32             // header bit carrying the alternate-marking color
 	clocksSynced bool               // nodes' clocks agree: STAMP reports one-way delays
-	pm           *pmState
+	pm           *processor.Processor
 	bus          bus.Bus // measurement records go through it when set
 
 	// policyLocks serialise the writes to one policy name, from the store
@@ -101,16 +118,17 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 		routes: map[string]map[string][]*agentv1.SteeringRoute{}, claims: map[string]string{},
 		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{}, revs: map[string]int64{},
 		changed: make(chan struct{}, 1), sessions: map[string]Session{}, markMask: DefaultMarkMask,
-		pm: newPMState(3600)}
+		pm: processor.New(st, log, 3600), waiting: map[string]map[string]bool{}, waitsOn: map[string][]string{},
+		reserved: map[string]string{}, agents: map[string]*agentReport{}, since: map[string]uint64{}, shown: map[string]Status{}}
 	var nodes []pathcomp.Node
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		c.routerID[r] = pathcomp.NodeID(len(c.routers))
 		c.routers = append(c.routers, r)
 		nodes = append(nodes, pathcomp.Node{Name: r.Name})
 	}
 	var links []pathcomp.Link
 	for _, l := range nw.Links {
-		if l.IsHostLink() {
+		if !l.IsCore() {
 			continue
 		}
 		c.linkID[l] = pathcomp.LinkID(len(c.links))
@@ -165,7 +183,7 @@ func (c *Controller) Load(ctx context.Context) error {
 			c.sessions[s.Name] = s
 		}
 	}
-	if err := c.loadResults(ctx); err != nil {
+	if err := c.pm.Load(ctx); err != nil {
 		return err
 	}
 	c.recomputeLocked()
@@ -191,6 +209,7 @@ func (c *Controller) liveGraphLocked() *pathcomp.Graph {
 // disjoint_from reference to an earlier name sees its fresh path; a
 // reference to a later one sees the previous path (documented).
 func (c *Controller) recomputeLocked() {
+	c.recomputes++
 	g := c.liveGraphLocked()
 	names := make([]string, 0, len(c.policies))
 	for n := range c.policies {
@@ -204,7 +223,7 @@ func (c *Controller) recomputeLocked() {
 	for _, name := range names {
 		c.claimLocked(name, false)
 	}
-	c.contested = false
+	c.waiting, c.waitsOn = map[string]map[string]bool{}, map[string][]string{}
 	set := func(name string) {
 		c.setLocked(name, g, func(key string) (string, bool) { o, ok := owner[key]; return o, ok })
 		for node, rs := range c.routes[name] {
@@ -237,8 +256,7 @@ func (c *Controller) recomputeLocked() {
 	}
 	for name := range c.status {
 		if _, ok := c.policies[name]; !ok {
-			delete(c.status, name)
-			delete(c.paths, name)
+			c.forgetLocked(name)
 		}
 	}
 	c.static = nil
@@ -254,14 +272,27 @@ func (c *Controller) recomputeLocked() {
 // so the second policy is reported down instead.
 func (c *Controller) setLocked(name string, g *pathcomp.Graph, owner func(key string) (string, bool)) {
 	st, routes, path := c.computeLocked(g, c.policies[name])
+	c.unwaitLocked(name)
+	var held []string
 	for node, rs := range routes {
 		for _, r := range rs {
 			if other, ok := owner(node + " " + r.Prefix); ok && other != name {
-				st, routes, path = Status{State: "down", Reason: fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)}, nil, nil
-				c.contested = true
+				st = Status{State: StateDown, Reason: fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)}
+				held = append(held, node+" "+r.Prefix)
 			}
 		}
 	}
+	if len(held) > 0 {
+		routes, path = nil, nil
+		for _, k := range held {
+			if c.waiting[k] == nil {
+				c.waiting[k] = map[string]bool{}
+			}
+			c.waiting[k][name] = true
+		}
+		c.waitsOn[name] = held
+	}
+	c.noteRoutesLocked(name, c.routes[name], routes)
 	for node := range c.routes[name] {
 		delete(c.byNode[node], name)
 	}
@@ -299,16 +330,11 @@ func (c *Controller) rebuildLocked(nodes []*topo.Node) {
 }
 
 // updateLocked brings one added, replaced or deleted policy into effect.
-// Only the nodes whose steering it changes are rebuilt, which keeps bulk
-// provisioning linear; a policy others are disjoint from changes their
-// paths too, so that case recomputes everything.
+// Only the nodes whose steering it changes are rebuilt, and besides it only
+// the policies held down by a prefix it stopped steering are recomputed,
+// which keeps bulk provisioning linear; a policy others are disjoint from
+// changes their paths too, so that case recomputes everything.
 func (c *Controller) updateLocked(name string) {
-	// A policy others avoid moves their paths; a policy held down by a
-	// prefix another one steers may come up when that one changes.
-	if c.contested {
-		c.recomputeLocked()
-		return
-	}
 	for _, p := range c.policies {
 		if p.DisjointFrom == name {
 			c.recomputeLocked()
@@ -316,21 +342,49 @@ func (c *Controller) updateLocked(name string) {
 		}
 	}
 	affected := map[string]bool{}
-	for node := range c.routes[name] {
+	before := map[string]bool{} // "node prefix" it steered
+	for node, rs := range c.routes[name] {
 		affected[node] = true
+		for _, r := range rs {
+			before[node+" "+r.Prefix] = true
+		}
 	}
+	g := c.liveGraphLocked()
 	if _, ok := c.policies[name]; ok {
-		c.setLocked(name, c.liveGraphLocked(), c.installedOwner)
-		for node := range c.routes[name] {
+		c.setLocked(name, g, c.installedOwner)
+		for node, rs := range c.routes[name] {
 			affected[node] = true
+			for _, r := range rs {
+				delete(before, node+" "+r.Prefix)
+			}
 		}
 	} else {
 		for node := range c.routes[name] {
 			delete(c.byNode[node], name)
 		}
-		delete(c.status, name)
-		delete(c.paths, name)
-		delete(c.routes, name)
+		c.forgetLocked(name)
+	}
+	// A policy held down by a prefix this one no longer steers may come
+	// up now: recompute those, in name order (the first one takes it).
+	var wake []string
+	for k := range before {
+		for w := range c.waiting[k] {
+			if _, ok := c.policies[w]; ok && !slices.Contains(wake, w) {
+				wake = append(wake, w)
+			}
+		}
+	}
+	sort.Strings(wake)
+	for _, w := range wake {
+		for node := range c.routes[w] {
+			affected[node] = true
+		}
+		c.setLocked(w, g, c.installedOwner)
+		// Up now, it holds the prefix against new policies too.
+		c.claimLocked(w, false)
+		for node := range c.routes[w] {
+			affected[node] = true
+		}
 	}
 	var nodes []*topo.Node
 	for _, r := range c.routers {
@@ -375,7 +429,7 @@ func (c *Controller) nodeStateLocked(r *topo.Node, steering []*agentv1.SteeringR
 // by node, and the links of its path.
 func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[string][]*agentv1.SteeringRoute, []pathcomp.LinkID) {
 	down := func(format string, args ...any) (Status, map[string][]*agentv1.SteeringRoute, []pathcomp.LinkID) {
-		return Status{State: "down", Reason: fmt.Sprintf(format, args...)}, nil, nil
+		return Status{State: StateDown, Reason: fmt.Sprintf(format, args...)}, nil, nil
 	}
 	r, err := c.resolve(p)
 	if err != nil {
@@ -428,7 +482,7 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 	if n := len(segs); n > 0 && segs[n-1].Adj < 0 && segs[n-1].Node == dst {
 		sids = sids[:n-1]
 	}
-	st := Status{State: "up", Cost: path.Cost}
+	st := Status{State: StateUp, Cost: path.Cost}
 	for _, id := range path.Nodes {
 		st.Path = append(st.Path, c.routers[id].Name)
 	}
@@ -439,6 +493,11 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 		mode = agentv1.Mode_MODE_INLINE
 	}
 	v4 := append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.DX4)
+	// A computed list (per_hop on a long path) can outgrow the SRH: the
+	// kernel would refuse it.
+	if len(v6) > maxSegments(r.mode) {
+		return down("its segment list has %d SIDs; the kernel installs at most %d in %s mode", len(v6), maxSegments(r.mode), r.mode)
+	}
 	for _, a := range v6 {
 		st.Segments = append(st.Segments, a.String())
 	}
@@ -451,6 +510,27 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 		}
 	}
 	return st, map[string][]*agentv1.SteeringRoute{r.headend.Name: routes}, path.Links
+}
+
+// unwaitLocked forgets that policy name waits for a prefix.
+func (c *Controller) unwaitLocked(name string) {
+	for _, k := range c.waitsOn[name] {
+		delete(c.waiting[k], name)
+		if len(c.waiting[k]) == 0 {
+			delete(c.waiting, k)
+		}
+	}
+	delete(c.waitsOn, name)
+}
+
+// forgetLocked drops what was computed for a deleted policy.
+func (c *Controller) forgetLocked(name string) {
+	c.unwaitLocked(name)
+	delete(c.status, name)
+	delete(c.paths, name)
+	delete(c.routes, name)
+	delete(c.since, name)
+	delete(c.shown, name)
 }
 
 // installedOwner names the policy whose steering route for key ("node
@@ -468,18 +548,41 @@ func (c *Controller) installedOwner(key string) (string, bool) {
 }
 
 // conflictLocked tells which other policy already steers one of r's
-// prefixes at r's headend.
+// prefixes at r's headend, or is being written with it.
 func (c *Controller) conflictLocked(r *resolved) error {
 	for i, pf := range r.prefixes {
-		if other, ok := c.claims[claimKey(r.headend.Name, pf)]; ok && other != r.p.Name {
+		k := claimKey(r.headend.Name, pf)
+		other, ok := c.claims[k]
+		if !ok || other == r.p.Name {
+			other, ok = c.reserved[k]
+		}
+		if ok && other != r.p.Name {
 			field := fmt.Sprintf("prefixes[%d]", i)
 			if r.p.To != "" {
 				field = "to"
 			}
-			return bad(field, nil, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)
+			return conflictError{bad(field, nil, "%s is already steered at %s by policy %s", pf, r.headend.Name, other)}
 		}
 	}
 	return nil
+}
+
+// reserveLocked reserves r's prefixes at its headend for the write of r's
+// policy; call the result, with c.mu held, to release them.
+func (c *Controller) reserveLocked(r *resolved) func() {
+	var keys []string
+	for _, pf := range r.prefixes {
+		k := claimKey(r.headend.Name, pf)
+		if _, taken := c.reserved[k]; !taken {
+			c.reserved[k] = r.p.Name
+			keys = append(keys, k)
+		}
+	}
+	return func() {
+		for _, k := range keys {
+			delete(c.reserved, k)
+		}
+	}
 }
 
 func claimKey(node string, p netip.Prefix) string { return node + " " + p.String() }
@@ -541,18 +644,11 @@ var errNotFound = errors.New("not found")
 
 // AddPolicy validates p, stores it and recomputes. A policy with the same
 // name is an error unless replace is set.
+// The conflict check and the reservation of the policy's prefixes happen
+// under one lock, so of two writes for one prefix and headend exactly one
+// wins; the other gets a conflict (409).
 func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (PolicyView, error) {
 	r, err := c.resolve(p)
-	if err != nil {
-		return PolicyView{}, err
-	}
-	c.mu.Lock()
-	_, disjointOK := c.policies[p.DisjointFrom]
-	err = c.conflictLocked(r)
-	c.mu.Unlock()
-	if p.DisjointFrom != "" && !disjointOK {
-		return PolicyView{}, bad("disjoint_from", nil, "no policy %q", p.DisjointFrom)
-	}
 	if err != nil {
 		return PolicyView{}, err
 	}
@@ -562,23 +658,37 @@ func (c *Controller) AddPolicy(ctx context.Context, p Policy, replace bool) (Pol
 	}
 	unlock := c.lockPolicy(p.Name)
 	defer unlock()
+	c.mu.Lock()
+	_, disjointOK := c.policies[p.DisjointFrom]
+	err = c.conflictLocked(r)
+	if p.DisjointFrom != "" && !disjointOK {
+		err = bad("disjoint_from", nil, "no policy %q", p.DisjointFrom)
+	}
+	if err != nil {
+		c.mu.Unlock()
+		return PolicyView{}, err
+	}
+	release := c.reserveLocked(r)
+	c.mu.Unlock()
 	var rev int64
 	if replace {
 		rev, err = c.store.Put(ctx, policyPrefix+p.Name, data)
 	} else if rev, err = c.store.Create(ctx, policyPrefix+p.Name, data); errors.Is(err, store.ErrExists) {
-		return PolicyView{}, &InputError{Field: "name", Reason: fmt.Sprintf("policy %q already exists", p.Name)}
-	}
-	if err != nil {
-		return PolicyView{}, fmt.Errorf("store policy %s: %w", p.Name, err)
+		err = conflictError{&InputError{Field: "name", Reason: fmt.Sprintf("policy %q already exists", p.Name)}}
+	} else if err != nil {
+		err = fmt.Errorf("store policy %s: %w", p.Name, err)
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	release()
+	if err != nil {
+		return PolicyView{}, err
+	}
 	if rev > c.revs[p.Name] {
 		c.revs[p.Name] = rev
 		c.setPolicyLocked(p)
 	}
-	v := PolicyView{Policy: p, Status: c.status[p.Name]}
-	c.mu.Unlock()
-	return v, nil
+	return PolicyView{Policy: p, Status: c.viewLocked(p.Name)}, nil
 }
 
 // lockPolicy takes the lock of name's stripe; call the result to release.
@@ -612,7 +722,7 @@ func (c *Controller) Policies() []PolicyView {
 	defer c.mu.Unlock()
 	out := make([]PolicyView, 0, len(c.policies))
 	for name, p := range c.policies {
-		out = append(out, PolicyView{Policy: p, Status: c.status[name]})
+		out = append(out, PolicyView{Policy: p, Status: c.viewLocked(name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -626,7 +736,7 @@ func (c *Controller) PolicyByName(name string) (PolicyView, error) {
 	if !ok {
 		return PolicyView{}, errNotFound
 	}
-	return PolicyView{Policy: p, Status: c.status[name]}, nil
+	return PolicyView{Policy: p, Status: c.viewLocked(name)}, nil
 }
 
 // LinkEvent records that node's interface went up or down and recomputes

@@ -19,7 +19,17 @@ import (
 
 type nopPusher struct{}
 
-func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) error { return nil }
+func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) (Applied, error) {
+	return Applied{}, nil
+}
+
+// syncAgents pushes every node's desired state once, as the node pushers
+// do, so that the agents' answers (c.push's) become the policies' status.
+func syncAgents(c *Controller) {
+	for _, r := range c.routers {
+		c.pushStep(context.Background(), &nodePush{node: r.Name}, time.Now())
+	}
+}
 
 func newTestController(t *testing.T, example string) *Controller {
 	t.Helper()
@@ -79,7 +89,11 @@ func TestPolicyPaths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Status.State != "up" {
+			if v.Status.State != StatePending {
+				t.Fatalf("state %s before the agent confirmed it: %s", v.Status.State, v.Status.Reason)
+			}
+			syncAgents(c)
+			if v, _ = c.PolicyByName(tt.p.Name); v.Status.State != StateUp {
 				t.Fatalf("state %s: %s", v.Status.State, v.Status.Reason)
 			}
 			if got := strings.Join(v.Status.Path, ">"); got != tt.path {
@@ -116,6 +130,7 @@ func TestRerouteOnLinkFailure(t *testing.T) {
 		t.Fatalf("before: r1 reaches r3 via %q, want eth3", got)
 	}
 	c.LinkEvent("r1", "eth3", false)
+	syncAgents(c)
 	v, _ := c.PolicyByName("p")
 	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" || v.Status.State != "up" {
 		t.Errorf("after failure: %s %s", v.Status.State, got)
@@ -135,6 +150,7 @@ func TestRerouteOnLinkFailure(t *testing.T) {
 		t.Errorf("a down policy still steers at r1: %v", steeringOf(c, "r1"))
 	}
 	c.LinkEvent("r3", "eth3", true)
+	syncAgents(c)
 	v, _ = c.PolicyByName("p")
 	if v.Status.State != "up" {
 		t.Errorf("after repair: %s %s", v.Status.State, v.Status.Reason)
@@ -410,67 +426,6 @@ func TestDisjointFollowsTheOtherPath(t *testing.T) {
 	}
 	if path("a") != "r1>r3" {
 		t.Errorf("after a reload: a %s, want r1>r3", path("a"))
-	}
-}
-
-// TestRedeliveredMeasurementsCountOnce: the same halves delivered again (as
-// a bus does after a processor restart) give the same result, once.
-func TestRedeliveredMeasurementsCountOnce(t *testing.T) {
-	c := newTestController(t, "triangle.yaml")
-	start := time.Now().Truncate(time.Second).UnixMilli()
-	head := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"}, Headend: true,
-		PeriodStartUnixMs: start, PeriodMs: 1000, Packets: 100}
-	tail := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"fc00:0:3::d4"},
-		PeriodStartUnixMs: start, PeriodMs: 1000, Packets: 97}
-	acked := 0
-	ack := func() error { acked++; return nil }
-	for range 2 {
-		for _, m := range []*agentv1.Measurement{head, head, tail} {
-			if r, acks, ok := c.pm.add(m, ack); ok {
-				if r.Lost != 3 || r.TxPackets != 100 {
-					t.Errorf("result %+v", r)
-				}
-				for _, a := range acks {
-					_ = a()
-				}
-			}
-		}
-	}
-	rs := c.pm.query("s", time.Time{}, time.Time{})
-	if len(rs) != 1 {
-		t.Fatalf("%d results, want 1", len(rs))
-	}
-	if tot := c.pm.totals["s"]; tot[0] != 100 || tot[1] != 3 {
-		t.Errorf("totals tx %d lost %d, want 100 and 3 (not doubled)", tot[0], tot[1])
-	}
-	if acked != 6 {
-		t.Errorf("%d acknowledgements, want every delivered half acknowledged (6)", acked)
-	}
-	// A half whose pair never comes is acknowledged when it expires, with
-	// every delivery of it.
-	lone := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Headend: true,
-		PeriodStartUnixMs: start - 11*60*1000, PeriodMs: 1000, Packets: 1}
-	acked = 0
-	c.pm.add(lone, ack)
-	c.pm.add(head, ack) // triggers the expiry pass
-	if acked != 1 || len(c.pm.pending) != 1 {
-		t.Errorf("expired half: %d acks, %d pending", acked, len(c.pm.pending))
-	}
-}
-
-func TestExpireResults(t *testing.T) {
-	c := newTestController(t, "triangle.yaml")
-	old := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Delay: true, PeriodStartUnixMs: 1000, PeriodMs: 1000, ProbesSent: 1}
-	fresh := &agentv1.Measurement{Session: "s", Policy: "p", Segments: []string{"x"}, Delay: true,
-		PeriodStartUnixMs: time.Now().UnixMilli(), PeriodMs: 1000, ProbesSent: 1}
-	c.Measurement(old)
-	c.Measurement(fresh)
-	n, err := c.expireResults(context.Background(), time.Now().Add(-time.Hour))
-	if err != nil || n != 1 {
-		t.Fatalf("expired %d, %v; want 1", n, err)
-	}
-	if rs := c.pm.query("s", time.Time{}, time.Time{}); len(rs) != 1 {
-		t.Errorf("%d results left in memory, want 1", len(rs))
 	}
 }
 

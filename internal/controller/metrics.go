@@ -46,13 +46,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.policyUp, prometheus.GaugeValue, up, v.Name)
 	}
 	for _, s := range m.c.Sessions() {
-		m.c.pm.mu.Lock()
-		t := m.c.pm.totals[s.Name]
-		var tx, lost uint64
-		if t != nil {
-			tx, lost = t[0], t[1]
-		}
-		m.c.pm.mu.Unlock()
+		tx, lost := m.c.pm.Totals(s.Name)
 		ch <- prometheus.MustNewConstMetric(m.tx, prometheus.CounterValue, float64(tx), s.Name, s.Policy)
 		ch <- prometheus.MustNewConstMetric(m.lost, prometheus.CounterValue, float64(lost), s.Name, s.Policy)
 		// The last period's loss over all the policy's segment lists.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/pathcomp"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -80,7 +81,7 @@ type resolved struct {
 
 func routerNames(nw *topo.Network) []string {
 	var out []string
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		out = append(out, r.Name)
 	}
 	return out
@@ -88,7 +89,7 @@ func routerNames(nw *topo.Network) []string {
 
 func (c *Controller) router(field, name string) (*topo.Node, error) {
 	n := c.nw.Node(name)
-	if n == nil || !n.IsRouter() {
+	if n == nil || !n.Has(topo.Underlay) {
 		return nil, bad(field, routerNames(c.nw), "%q is not a router", name)
 	}
 	return n, nil
@@ -121,16 +122,19 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		return nil, bad("from", nil, "give either from/to (hosts) or headend/endpoint/prefixes (routers), not both")
 	case hostForm:
 		from, to := c.nw.Node(p.From), c.nw.Node(p.To)
-		if from == nil || from.IsRouter() {
+		if from == nil || from.Has(topo.Underlay) {
 			return nil, bad("from", hostNames(c.nw), "%q is not a host", p.From)
 		}
-		if to == nil || to.IsRouter() {
+		if to == nil || to.Has(topo.Underlay) {
 			return nil, bad("to", hostNames(c.nw), "%q is not a host", p.To)
 		}
 		if from == to {
 			return nil, bad("to", nil, "%q is also the source", p.To)
 		}
 		r.headend, r.endpoint = from.AttachedRouter(), to.AttachedRouter()
+		if r.headend == r.endpoint {
+			return nil, bad("to", nil, "%s and %s are both attached to %s: a policy needs its endpoint on another router than its headend", p.From, p.To, r.headend.Name)
+		}
 		for _, ifc := range to.Interfaces {
 			r.prefixes = append(r.prefixes, ifc.Link.Subnet4, ifc.Link.Subnet6)
 		}
@@ -141,6 +145,9 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		}
 		if r.endpoint, err = c.router("endpoint", p.Endpoint); err != nil {
 			return nil, err
+		}
+		if r.headend == r.endpoint {
+			return nil, bad("endpoint", nil, "%s is also the headend: a policy needs its endpoint on another router", p.Endpoint)
 		}
 		if len(p.Prefixes) == 0 {
 			return nil, bad("prefixes", nil, "missing: the destinations to steer")
@@ -157,9 +164,6 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 	}
 	if err := c.checkPrefixes(r, hostForm); err != nil {
 		return nil, err
-	}
-	if r.mode == "inline" && len(p.Include) == 0 && len(p.Segments) == 0 && r.headend == r.endpoint {
-		return nil, bad("mode", nil, "inline mode needs a waypoint")
 	}
 	for i, name := range p.Include {
 		n, err := c.router(fmt.Sprintf("include[%d]", i), name)
@@ -204,10 +208,36 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		}
 		r.explicit = append(r.explicit, pathcomp.Segment{Node: c.routerID[n], Adj: pathcomp.NoLink})
 	}
+	if n := c.explicitLength(r); n > maxSegments(r.mode) {
+		return nil, bad("segments", nil, "the kernel installs at most %d SIDs in %s mode (an SRH holds %d); these %d segments make %d",
+			maxSegments(r.mode), r.mode, dataplane.MaxSegments, len(p.Segments), n)
+	}
 	if len(p.Segments) > 0 && (len(p.Include) > 0 || len(p.ExcludeNodes) > 0 || len(p.ExcludeLinks) > 0 || p.DisjointFrom != "") {
 		return nil, bad("segments", nil, "an explicit segment list takes no constraints")
 	}
 	return r, nil
+}
+
+// maxSegments is the longest SID list the kernel installs in mode: H.Insert
+// spends one SRH slot on the packet's own destination.
+func maxSegments(mode string) int {
+	if mode == "inline" {
+		return dataplane.MaxSegments - 1
+	}
+	return dataplane.MaxSegments
+}
+
+// explicitLength is how many SIDs r's explicit segment list installs: one
+// per segment, the last replaced by (or followed by) the endpoint's SID.
+func (c *Controller) explicitLength(r *resolved) int {
+	n := len(r.explicit)
+	if n == 0 {
+		return 0
+	}
+	if last := r.explicit[n-1]; last.Node != c.routerID[r.endpoint] || last.Adj != pathcomp.NoLink {
+		n++
+	}
+	return n
 }
 
 // checkPrefixes refuses prefixes the headend cannot steer: duplicates (one
@@ -246,10 +276,8 @@ func (c *Controller) checkPrefixes(r *resolved, hostForm bool) error {
 
 func hostNames(nw *topo.Network) []string {
 	var out []string
-	for _, n := range nw.Nodes {
-		if !n.IsRouter() {
-			out = append(out, n.Name)
-		}
+	for _, n := range nw.NodesWithout(topo.Underlay) {
+		out = append(out, n.Name)
 	}
 	return out
 }

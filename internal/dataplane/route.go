@@ -16,6 +16,14 @@ import (
 // assigned in iproute2's rt_protos; docs/dataplane.md shows how to name it.
 const RouteProtocol netlink.RouteProtocol = 86
 
+// MaxSegments is the longest segment list the kernel installs (checked on
+// Linux 6.18, see TestKernelSegmentLimit): seg6_validate_srh requires
+// (hdrlen+1)*8 to be the SRH's length, and hdrlen is one byte, so an SRH is
+// at most 2,048 bytes, an 8-byte header and 127 16-byte segments. Longer
+// lists get EINVAL (EMSGSIZE once the netlink message overflows). H.Insert
+// (ModeInline) spends one of them on the packet's own destination.
+const MaxSegments = 127
+
 // SteeringMetric is the metric of steering routes. A policy overrides the
 // IGP: the kernel keeps routes of different metrics side by side and uses
 // the lowest, and IGP routes (IS-IS installs its cost, 10 and up by

@@ -80,10 +80,35 @@ func EnsureSIDDevice(h *netlink.Handle) (netlink.Link, error) {
 // without one.
 const defaultIPv6Metric = 1024
 
-// Diff counts what Reconcile changed.
+// Diff counts what Reconcile changed and lists the routes the kernel
+// refused.
 type Diff struct {
 	Added, Replaced, Removed, Unchanged int
+	// Refused are the desired routes the kernel would not install (or an
+	// unwanted one it would not remove), each with the kernel's error; the
+	// other routes were reconciled all the same.
+	Refused []RouteError
 }
+
+// RouteError is one route the kernel refused. Its text names the route
+// without its whole segment list: a list the kernel refuses can be
+// thousands of SIDs long, and the error is logged.
+type RouteError struct {
+	Prefix netip.Prefix
+	Metric int
+	Remove bool  // the route was unwanted and its removal failed
+	Err    error // the kernel's error
+}
+
+func (e *RouteError) Error() string {
+	verb := "install"
+	if e.Remove {
+		verb = "remove"
+	}
+	return fmt.Sprintf("%s %s metric %d: %v", verb, e.Prefix, e.Metric, e.Err)
+}
+
+func (e *RouteError) Unwrap() error { return e.Err }
 
 // links resolves interface names and indexes once per operation.
 type links struct {
@@ -232,7 +257,9 @@ func ownedRoutes(h *netlink.Handle) ([]netlink.Route, error) {
 
 // Reconcile makes the sr6-owned routes of the namespace h is bound to equal
 // to desired: it adds what is missing, replaces what differs and removes
-// what sr6 owns but no longer wants. Routes of other owners (the kernel,
+// what sr6 owns but no longer wants. A route the kernel refuses does not
+// stop the others: it is listed in Diff.Refused and in the joined error
+// (one *RouteError each); any other error means nothing was reconciled. Routes of other owners (the kernel,
 // routing daemons, the administrator) are never touched. It is idempotent
 // and restart-safe: the kernel is the only memory.
 func Reconcile(h *netlink.Handle, desired State) (Diff, error) {
@@ -258,7 +285,9 @@ func Reconcile(h *netlink.Handle, desired State) (Diff, error) {
 	for _, r := range want {
 		key := routeKey(r)
 		if wanted[key] {
-			errs = append(errs, fmt.Errorf("route %s is wanted twice", key))
+			re := &RouteError{Prefix: prefixOf(r), Metric: metricOf(r), Err: errors.New("wanted twice")}
+			d.Refused = append(d.Refused, *re)
+			errs = append(errs, re)
 			continue
 		}
 		wanted[key] = true
@@ -268,7 +297,9 @@ func Reconcile(h *netlink.Handle, desired State) (Diff, error) {
 			continue
 		}
 		if err := h.RouteReplace(r); err != nil {
-			errs = append(errs, fmt.Errorf("install %s: %w", describe(r), err))
+			re := &RouteError{Prefix: prefixOf(r), Metric: metricOf(r), Err: err}
+			d.Refused = append(d.Refused, *re)
+			errs = append(errs, re)
 			continue
 		}
 		if ok {
@@ -283,7 +314,9 @@ func Reconcile(h *netlink.Handle, desired State) (Diff, error) {
 			continue
 		}
 		if err := h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", routeKey(r), err))
+			re := &RouteError{Prefix: prefixOf(r), Metric: metricOf(r), Remove: true, Err: err}
+			d.Refused = append(d.Refused, *re)
+			errs = append(errs, re)
 			continue
 		}
 		d.Removed++

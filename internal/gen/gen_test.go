@@ -75,7 +75,7 @@ func head(data []byte, lines int) string {
 func check(t *testing.T, o gen.Options, nw *topo.Network) {
 	t.Helper()
 	w := implied(o)
-	routers := nw.Routers()
+	routers := nw.NodesWith(topo.Underlay)
 	if got := len(routers); got != w.routers {
 		t.Errorf("routers: got %d, want %d", got, w.routers)
 	}
@@ -91,7 +91,7 @@ func check(t *testing.T, o gen.Options, nw *topo.Network) {
 	}
 	routerLinks := 0
 	for _, l := range nw.Links {
-		if !l.IsHostLink() {
+		if l.IsCore() {
 			routerLinks++
 			if l.Metric != metric {
 				t.Errorf("link %s: metric %d, want %d", l, l.Metric, metric)
@@ -108,7 +108,7 @@ func check(t *testing.T, o gen.Options, nw *topo.Network) {
 		if i >= w.routers {
 			name = fmt.Sprintf("h%d", i-w.routers+1)
 		}
-		if n.Name != name || n.IsRouter() != (i < w.routers) {
+		if n.Name != name || n.Has(topo.Underlay) != (i < w.routers) {
 			t.Fatalf("node %d is %s (%s), want %s", i, n.Name, n.Kind, name)
 		}
 	}
@@ -116,14 +116,14 @@ func check(t *testing.T, o gen.Options, nw *topo.Network) {
 	for _, n := range nw.Nodes {
 		for j, ifc := range n.Interfaces {
 			name := fmt.Sprintf("eth%d", j+1)
-			if !n.IsRouter() {
+			if !n.Has(topo.Underlay) {
 				name = "eth0"
 			}
 			if ifc.Name != name {
 				t.Errorf("%s: interface %d is %s, want %s", n.Name, j, ifc.Name, name)
 			}
 		}
-		if !n.IsRouter() && len(n.Interfaces) != 1 {
+		if !n.Has(topo.Underlay) && len(n.Interfaces) != 1 {
 			t.Errorf("host %s has %d interfaces, want 1", n.Name, len(n.Interfaces))
 		}
 	}
@@ -235,7 +235,7 @@ func TestFatTreeRoles(t *testing.T) {
 	}
 	// Every core and aggregation router has k links; edge routers have
 	// k/2 uplinks plus their hosts.
-	for i, r := range nw.Routers() {
+	for i, r := range nw.NodesWith(topo.Underlay) {
 		want := 4
 		if (i-4)%4 >= 2 {
 			want = 2 + o.Hosts
@@ -344,7 +344,7 @@ func TestLarge(t *testing.T) {
 				t.Errorf("generating and planning took %v, want well under a minute", took)
 			}
 			check(t, tc.o, nw)
-			routers := len(nw.Routers())
+			routers := len(nw.NodesWith(topo.Underlay))
 			if routers != tc.routers || len(nw.Nodes)-routers != tc.hosts || len(nw.Links) != tc.links {
 				t.Errorf("got %d routers, %d hosts, %d links; want %d, %d, %d",
 					routers, len(nw.Nodes)-routers, len(nw.Links), tc.routers, tc.hosts, tc.links)

@@ -17,6 +17,8 @@ import (
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/agent"
+	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/pki"
 	"github.com/sr6net/sr6/internal/supervise"
 	"github.com/sr6net/sr6/internal/topo"
@@ -43,7 +45,11 @@ func (d *deployer) issueCredentials() error {
 	if _, err := ca.Issue(dir, ControllerIdentity, false); err != nil {
 		return err
 	}
-	for _, r := range d.nw.Routers() {
+	withAgent, err := nodeKinds().NodesRunning(d.nw, kinds.DaemonAgent)
+	if err != nil {
+		return err
+	}
+	for _, r := range withAgent {
 		if _, err := ca.Issue(dir, r.Name, true); err != nil {
 			return err
 		}
@@ -102,7 +108,11 @@ func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string)
 	if !st.Agents {
 		return nil, nil
 	}
-	for _, r := range nw.Routers() {
+	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range withAgent {
 		node := r.Name
 		specs = append(specs, supervise.Spec{
 			Name: agentName(node), Netns: Namespace(st.Name, node), Path: binary, Args: agentOptions(l, node).Args(),
@@ -126,14 +136,17 @@ func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string)
 }
 
 // controllerArgs are the arguments of the lab's controller: it listens on
-// the address of the URL in the state.
+// the address of the URL in the state, keeps its store and bus in the lab
+// folder and reads the token deploy wrote.
 func controllerArgs(st *State, l Layout, stateDir string) ([]string, error) {
 	host, err := listenAddr(st.Controller)
 	if err != nil {
 		return nil, err
 	}
-	return []string{"--state-dir", stateDir, "controller", "--lab", st.Name, "--listen", host,
-		"--store", "bolt://" + l.ControllerDB(), "--bus-dir", l.ControllerBus()}, nil
+	o := controller.DefaultOptions()
+	o.StateDir, o.Lab, o.Listen = stateDir, st.Name, host
+	o.StoreURL, o.BusDir, o.TokenFile = "bolt://"+l.ControllerDB(), l.ControllerBus(), l.APIToken()
+	return o.Args(), nil
 }
 
 func listenAddr(url string) (string, error) {

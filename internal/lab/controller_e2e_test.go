@@ -48,15 +48,35 @@ func (l *testLab) withController() *controller.Client {
 	return controller.NewClient(st.Controller)
 }
 
+// addPolicy adds p, which must be computed (pending until its headend's
+// agent confirms it: see waitState).
 func (l *testLab) addPolicy(c *controller.Client, p controller.Policy) controller.PolicyView {
 	l.t.Helper()
 	v, err := c.AddPolicy(context.Background(), p, false)
 	if err != nil {
 		l.t.Fatalf("add policy %s: %v", p.Name, err)
 	}
-	if v.Status.State != "up" {
+	if v.Status.State != controller.StatePending && v.Status.State != controller.StateUp {
 		l.t.Fatalf("policy %s is %s: %s", p.Name, v.Status.State, v.Status.Reason)
 	}
+	return v
+}
+
+// waitState waits until policy name is in state with a reason containing
+// reason, and returns it.
+func (l *testLab) waitState(c *controller.Client, name, state, reason string) controller.PolicyView {
+	l.t.Helper()
+	var v controller.PolicyView
+	eventually(l.t, 10*time.Second, "policy "+name+" "+state, func() error {
+		var err error
+		if v, err = c.Policy(context.Background(), name); err != nil {
+			return err
+		}
+		if v.Status.State != state || !strings.Contains(v.Status.Reason, reason) {
+			return fmt.Errorf("%s %q, want %s ~%q", v.Status.State, v.Status.Reason, state, reason)
+		}
+		return nil
+	})
 	return v
 }
 
@@ -130,6 +150,8 @@ func TestControllerPolicyOnTheWire(t *testing.T) {
 	if got := strings.Join(v.Status.Path, ">"); got != "r1>r2>r3" {
 		t.Fatalf("path %s", got)
 	}
+	l.waitState(c, "fwd", controller.StateUp, "")
+	l.waitState(c, "back", controller.StateUp, "")
 	eventually(t, 5*time.Second, "policy programmed on r1", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
 			return fmt.Errorf("r1 has %d steering routes, want 2 (%v)", n, err)
@@ -210,9 +232,11 @@ func TestControllerReroutes(t *testing.T) {
 	})
 }
 
-// TestRestartsConverge kills the headend's agent and changes policies
-// while its supervisor restarts it, then kills the controller: the node ends with
-// exactly the routes of the current policies (none stale, none doubled).
+// TestRestartsConverge kills the lab's supervisor and the headend's agent,
+// changes policies while the agent is down, deploys again (which restarts
+// it), then kills the controller (which the supervisor restarts): the node
+// ends with exactly the routes of the current policies (none stale, none
+// doubled).
 func TestRestartsConverge(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
@@ -225,14 +249,24 @@ func TestRestartsConverge(t *testing.T) {
 		return nil
 	})
 
-	// The supervisor restarts what is killed; the policies change while
-	// the agent may still be down.
+	// With its supervisor gone, nothing restarts the killed agent: the
+	// policies change while it is down.
 	layout := l.opts.Store.Layout(l.name)
+	killDaemon(t, layout.SupervisorPid())
 	killDaemon(t, layout.AgentPid("r1"))
+	// A policy whose headend's agent is dead is not up.
+	l.waitState(c, "old", controller.StatePending, "headend r1's agent is unreachable")
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {
 		t.Fatal(err)
 	}
 	l.addPolicy(c, controller.Policy{Name: "new", Headend: "r1", Endpoint: "r3", Prefixes: []string{"fd00:77::/64"}})
+	// The kernel still holds the old routes: nobody removed them.
+	out, _ := l.run("r1", "ip", "-6", "route", "show", "fd00:0:2:2::/64")
+	if !strings.Contains(out, "seg6") {
+		t.Fatalf("expected the stale steering route while the agent is down, got %q", out)
+	}
+	// Deploying again starts a supervisor, which starts the dead agent.
+	l.deploy()
 	want := "fd00:77::/64 " + l.nw.Node("r3").SIDs.DT6.String()
 	eventually(t, 10*time.Second, "r1 converged after its agent restarted", func() error {
 		st, err := l.nodeState("r1")
@@ -252,7 +286,7 @@ func TestRestartsConverge(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(vs) != 1 || vs[0].Name != "new" || vs[0].Status.State != "up" {
+		if len(vs) != 1 || vs[0].Name != "new" || vs[0].Status.State != controller.StateUp {
 			return fmt.Errorf("policies %+v", vs)
 		}
 		return nil
@@ -264,7 +298,7 @@ func TestRestartsConverge(t *testing.T) {
 		t.Errorf("r1 after the controller restart: %d steering, %d SIDs (was %d), %d underlay (was %d)",
 			len(after.Steering), len(after.Sids), len(before.Sids), len(after.Underlay), len(before.Underlay))
 	}
-	out, _ := l.run("r1", "ip", "-6", "route", "show", "proto", "86")
+	out, _ = l.run("r1", "ip", "-6", "route", "show", "proto", "86")
 	if n := strings.Count(out, "fd00:77::/64"); n != 1 {
 		t.Errorf("r1 has %d routes for fd00:77::/64, want exactly 1:\n%s", n, out)
 	}

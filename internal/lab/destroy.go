@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
 )
 
@@ -78,19 +79,23 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	return nil
 }
 
-// stateRouters names the routers of the lab st describes, whose agents
-// have pid files; none when the state or its topology is unreadable (the
+// stateRouters names the nodes of the lab st describes that run an agent,
+// whose pid files destroy reads; none when the state or its topology is unreadable (the
 // namespace sweep still finds the agents).
 func stateRouters(st *State) []string {
 	if st == nil {
 		return nil
 	}
-	nw, err := st.Network()
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return nil
+	}
+	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, r := range nw.Routers() {
+	for _, r := range withAgent {
 		out = append(out, r.Name)
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -124,7 +125,7 @@ func impairRate(h *netlink.Handle, iface string, bps uint64) error {
 		return err
 	}
 	bytesPerSec := bps / 8
-	burst := max(bytesPerSec/100, 2*coreMTU+64)
+	burst := max(bytesPerSec/100, 2*kinds.CoreMTU+64)
 	limit := bytesPerSec/20 + burst
 	q := &netlink.Tbf{
 		QdiscAttrs: netlink.QdiscAttrs{

@@ -75,7 +75,7 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 	if err != nil {
 		return nil, err
 	}
-	nw, err := st.Network()
+	nw, err := stateNetwork(st)
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: stored topology: %w", name, err)
 	}
@@ -87,7 +87,7 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 	for _, n := range nw.Nodes {
 		ns := Namespace(name, n.Name)
 		s := NodeStatus{Name: n.Name, Kind: n.Kind, Namespace: ns, Present: nsutil.Exists(ns)}
-		if n.IsRouter() {
+		if n.Has(topo.SRv6) {
 			s.Loopback, s.Locator, s.SIDs = &n.Loopback, &n.Locator, &n.SIDs
 		}
 		for _, ifc := range n.Interfaces {

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/sr6net/sr6/internal/controller"
 )
 
 func TestLayoutPaths(t *testing.T) {
@@ -130,7 +134,16 @@ func TestDaemonSpecs(t *testing.T) {
 						t.Errorf("agent/r1: args %q netns %q", args, s.Netns)
 					}
 				case s.Name == "controller":
-					if !strings.Contains(args, "controller --lab tri") || !strings.Contains(args, "--listen 127.0.0.1:7711") || s.Netns != "" {
+					// Parsed back by the controller's own flags.
+					got := controller.DefaultOptions()
+					f := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+					got.BindFlags(f)
+					f.StringVar(&got.StateDir, "state-dir", "", "")
+					if err := f.Parse(s.Args[1:]); err != nil || s.Args[0] != "controller" {
+						t.Fatalf("controller args %q: %v", s.Args, err)
+					}
+					if got.Lab != "tri" || got.StateDir != "/s" || got.Listen != "127.0.0.1:7711" || got.TokenFile != l.APIToken() ||
+						got.BusDir != l.ControllerBus() || got.StoreURL != "bolt://"+l.ControllerDB() || s.Netns != "" {
 						t.Errorf("controller: args %q netns %q", args, s.Netns)
 					}
 				}

@@ -14,17 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/topo"
 	"github.com/sr6net/sr6/internal/underlay"
-)
-
-// Core links carry SRv6-encapsulated host traffic (40 bytes of outer header
-// plus 8+16n of SRH), so they get jumbo frames; host links keep Ethernet's
-// 1500 so hosts never need path MTU discovery across the core.
-const (
-	coreMTU = 9000
-	hostMTU = 1500
 )
 
 // withHandle runs fn with a netlink handle bound to namespace ns.
@@ -63,15 +56,16 @@ func (d *deployer) createLinks(ctx context.Context) error {
 }
 
 func (d *deployer) createLink(l *topo.Link) error {
+	// The kinds of the two ends decide the MTU (core links are jumbo).
+	mtu, err := nodeKinds().LinkMTU(l)
+	if err != nil {
+		return err
+	}
 	peerNS, err := nsutil.Handle(d.ns(l.B.Node))
 	if err != nil {
 		return err
 	}
 	defer peerNS.Close()
-	mtu := coreMTU
-	if l.IsHostLink() {
-		mtu = hostMTU
-	}
 	return withHandle(d.ns(l.A.Node), func(h *netlink.Handle) error {
 		veth := &netlink.Veth{
 			LinkAttrs:     netlink.LinkAttrs{Name: l.A.Name, MTU: mtu},
@@ -85,31 +79,16 @@ func (d *deployer) createLink(l *topo.Link) error {
 	})
 }
 
-// nodeSysctls are set as soon as a node's namespace exists, before any
-// interface: "default" values only reach interfaces created afterwards.
-// Routers forward; every node accepts SRHs, keeps its IPv6 addresses
-// when a link goes down (a link flap must not lose the plan) and skips
-// duplicate address detection (addresses are planned unique, and DAD would
-// hold every address, link-locals included, tentative for seconds).
+// nodeSysctls are n's kind's sysctls, set as soon as its namespace exists,
+// before any interface: "default" values only reach interfaces created
+// afterwards. A node of a kind the registry does not know gets none here;
+// configureInterfaces then fails the deploy on it with the reason.
 func nodeSysctls(n *topo.Node) map[string]string {
-	s := map[string]string{
-		"net/ipv6/conf/all/keep_addr_on_down":     "1",
-		"net/ipv6/conf/default/keep_addr_on_down": "1",
-		"net/ipv6/conf/all/accept_dad":            "0",
-		"net/ipv6/conf/default/accept_dad":        "0",
-		"net/ipv4/conf/all/rp_filter":             "0",
-		"net/ipv4/conf/default/rp_filter":         "0",
-		// The kernel accepts a packet with an SRH only where both "all" and
-		// the receiving interface allow it, even with no segment left, as
-		// H.Insert delivers to hosts.
-		"net/ipv6/conf/all/seg6_enabled":     "1",
-		"net/ipv6/conf/default/seg6_enabled": "1",
+	k, err := nodeKinds().Of(n)
+	if err != nil {
+		return nil
 	}
-	if n.IsRouter() {
-		s["net/ipv6/conf/all/forwarding"] = "1"
-		s["net/ipv4/ip_forward"] = "1"
-	}
-	return s
+	return k.Sysctls(n)
 }
 
 func writeSysctls(ns string, values map[string]string) error {
@@ -140,20 +119,28 @@ func addAddr(h *netlink.Handle, link netlink.Link, p netip.Prefix) error {
 	return nil
 }
 
-// configureInterfaces sets sysctls, addresses and brings every interface
-// up. It finishes on all nodes before any route is added, so that next hops
-// are on links that are up at both ends.
+// configureInterfaces puts each kind's loopback addresses on lo, creates
+// the SID device on SRv6 nodes, sets the planned addresses and brings every
+// interface up. It finishes on all nodes before any route is added, so that
+// next hops are on links that are up at both ends.
 func (d *deployer) configureInterfaces(ctx context.Context) error {
+	reg := nodeKinds()
 	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+		k, err := reg.Of(n)
+		if err != nil {
+			return err
+		}
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
 			lo, err := h.LinkByName("lo")
 			if err != nil {
 				return fmt.Errorf("loopback: %w", err)
 			}
-			if n.IsRouter() {
-				if err := addAddr(h, lo, netip.PrefixFrom(n.Loopback, 128)); err != nil {
+			for _, p := range k.Loopback(n) {
+				if err := addAddr(h, lo, p); err != nil {
 					return err
 				}
+			}
+			if n.Has(topo.SRv6) {
 				if _, err := dataplane.EnsureSIDDevice(h); err != nil {
 					return err
 				}
@@ -214,47 +201,51 @@ func (d *deployer) waitCarrier(ctx context.Context) error {
 	})
 }
 
-// installRoutes installs each router's default SIDs, its locator guard
-// route and (static routing) its underlay routes, and each host's default
-// routes.
+// installRoutes installs each SRv6 node's SIDs (its kind's) and locator
+// guard route, each underlay node's static underlay routes (static
+// routing; with IS-IS only the routes to the SRv6 nodes hanging off it),
+// and the default routes of every node outside the underlay.
 func (d *deployer) installRoutes(ctx context.Context) error {
+	reg := nodeKinds()
 	var static map[string][]underlay.Route
 	if d.nw.Routing == topo.RoutingStatic {
 		static = underlay.Static(d.nw)
 	}
 	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+		k, err := reg.Of(n)
+		if err != nil {
+			return err
+		}
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
-			if !n.IsRouter() {
+			if n.Has(topo.SRv6) {
+				if err := installSIDs(h, n, k.LocalSIDs(n)); err != nil {
+					return err
+				}
+			}
+			switch {
+			case !n.Has(topo.Underlay):
 				return addRoutes(h, underlay.HostRoutes(n))
+			case static != nil:
+				return addRoutes(h, static[n.Name])
+			default:
+				return addRoutes(h, underlay.Attached(n))
 			}
-			if err := installSIDs(h, n); err != nil {
-				return err
-			}
-			return addRoutes(h, static[n.Name])
 		})
 	})
 }
 
-func installSIDs(h *netlink.Handle, r *topo.Node) error {
+func installSIDs(h *netlink.Handle, r *topo.Node, sids []kinds.LocalSID) error {
 	dev, err := h.LinkByName(dataplane.SIDDevice)
 	if err != nil {
 		return fmt.Errorf("SID device: %w", err)
 	}
-	sids := []struct {
-		sid netip.Addr
-		b   dataplane.Behavior
-	}{
-		{r.SIDs.End, dataplane.Behavior{Action: dataplane.End}},
-		{r.SIDs.DX4, dataplane.Behavior{Action: dataplane.EndDX4, NH4: netip.IPv4Unspecified()}},
-		{r.SIDs.DT6, dataplane.Behavior{Action: dataplane.EndDT6, Table: unix.RT_TABLE_MAIN}},
-	}
 	for _, s := range sids {
-		rt, err := dataplane.LocalSIDRoute(s.sid, s.b, dev.Attrs().Index)
+		rt, err := dataplane.LocalSIDRoute(s.SID, s.Behavior, dev.Attrs().Index)
 		if err != nil {
 			return err
 		}
 		if err := h.RouteReplace(rt); err != nil {
-			return fmt.Errorf("SID %s (%s): %w", s.sid, s.b.Action, err)
+			return fmt.Errorf("SID %s (%s): %w", s.SID, s.Behavior.Action, err)
 		}
 	}
 	if err := h.RouteReplace(dataplane.UnreachableRoute(r.Locator)); err != nil {

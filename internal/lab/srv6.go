@@ -62,8 +62,8 @@ func planPolicy(nw *topo.Network, req PolicyRequest) (Policy, error) {
 		switch {
 		case n == nil:
 			return nil, fmt.Errorf("%s: no node %q in lab %s", field, name, nw.Name)
-		case n.IsRouter():
-			return nil, fmt.Errorf("%s: %s is a router; policies go from host to host", field, name)
+		case n.Has(topo.Underlay):
+			return nil, fmt.Errorf("%s: %s is a %s; policies go from host to host", field, name, n.Kind)
 		}
 		return n, nil
 	}
@@ -88,7 +88,7 @@ func planPolicy(nw *topo.Network, req PolicyRequest) (Policy, error) {
 	var via []*topo.Node
 	for _, v := range req.Via {
 		r := nw.Node(v)
-		if r == nil || !r.IsRouter() {
+		if r == nil || !r.Has(topo.Underlay) {
 			return Policy{}, fmt.Errorf("via: %q is not a router of lab %s", v, nw.Name)
 		}
 		via = append(via, r)
@@ -235,7 +235,7 @@ func loadRunning(store Store, name string) (*State, *topo.Network, error) {
 	if st.Phase != PhaseRunning {
 		return nil, nil, fmt.Errorf("lab %s is %s, not running", name, st.Phase)
 	}
-	nw, err := st.Network()
+	nw, err := stateNetwork(st)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lab %s: stored topology: %w", name, err)
 	}

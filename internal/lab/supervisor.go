@@ -39,7 +39,7 @@ func Supervise(ctx context.Context, name string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	nw, err := st.Network()
+	nw, err := stateNetwork(st)
 	if err != nil {
 		return fmt.Errorf("lab %s: stored topology: %w", name, err)
 	}

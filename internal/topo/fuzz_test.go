@@ -124,7 +124,7 @@ func checkFuzzNetwork(t *testing.T, nw *Network) {
 		if n.Name == "" || nw.Node(n.Name) != n {
 			t.Fatalf("node %q is not indexed", n.Name)
 		}
-		if !n.IsRouter() {
+		if !n.Has(Underlay) {
 			if len(n.Interfaces) == 0 || n.AttachedRouter() == nil {
 				t.Errorf("host %s has no router", n.Name)
 			}
@@ -158,7 +158,7 @@ func checkFuzzNetwork(t *testing.T, nw *Network) {
 			t.Errorf("link %s: both ends have %v", l, l.A.Addr6)
 		}
 		all = append(all, planned{"subnet6 of " + l.String(), l.Subnet6})
-		if !l.IsHostLink() {
+		if l.IsCore() {
 			if l.Subnet4.IsValid() || l.A.Addr4.IsValid() || l.B.Addr4.IsValid() {
 				t.Errorf("router link %s has IPv4", l)
 			}

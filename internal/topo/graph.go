@@ -56,7 +56,7 @@ func (nw *Network) JSON() NetworkJSON {
 	out := NetworkJSON{Name: nw.Name, Routing: nw.Routing, Pools: nw.Pools}
 	for _, n := range nw.Nodes {
 		nj := NodeJSON{Name: n.Name, Kind: n.Kind, Interfaces: []InterfaceJSON{}}
-		if n.IsRouter() {
+		if n.Has(SRv6) {
 			nj.ID, nj.Loopback, nj.Locator, nj.SIDs = n.ID, ptr(n.Loopback), ptr(n.Locator), ptr(n.SIDs)
 		}
 		for _, i := range n.Interfaces {
@@ -94,15 +94,15 @@ func (nw *Network) WriteJSON(w io.Writer) error {
 	return enc.Encode(nw.JSON())
 }
 
-// WriteDOT writes nw as a Graphviz graph: routers as boxes labelled with
-// loopback and locator, hosts as ellipses, links labelled with interfaces,
+// WriteDOT writes nw as a Graphviz graph: SRv6 nodes (routers) as boxes labelled with
+// loopback and locator, the others (hosts) as ellipses, links labelled with interfaces,
 // metric and impairments.
 func (nw *Network) WriteDOT(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %q {\n", nw.Name)
 	b.WriteString("  node [fontname=\"Helvetica\" fontsize=10];\n  edge [fontname=\"Helvetica\" fontsize=9];\n")
 	for _, n := range nw.Nodes {
-		if n.IsRouter() {
+		if n.Has(SRv6) {
 			fmt.Fprintf(&b, "  %q [shape=box label=%q];\n", n.Name,
 				fmt.Sprintf("%s\nlo %s\nloc %s", n.Name, n.Loopback, n.Locator))
 			continue

@@ -28,17 +28,18 @@ var (
 
 // Load reads a topology file and returns its spec, or every problem found in
 // it as an ErrorList with file:line:column positions.
-func Load(path string) (*Spec, error) {
+func Load(path string, opts ...Option) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, opts...)
 }
 
 // Parse reads a topology from data; file names it in errors. It checks the
 // schema (keys, types, units) and the references between nodes and links.
-func Parse(file string, data []byte) (*Spec, error) {
+func Parse(file string, data []byte, opts ...Option) (*Spec, error) {
+	o := buildOptions(opts)
 	c := &errs{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -50,7 +51,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 		return nil, c.err()
 	}
 	d := decoder{errs: c}
-	s := &Spec{File: file}
+	s := &Spec{File: file, kinds: o.kinds}
 	d.spec(doc.Content[0], s)
 	validate(c, s)
 	if err := c.err(); err != nil {

@@ -27,19 +27,22 @@ type Pools struct {
 	Hosts6        netip.Prefix `json:"hosts6"`
 }
 
-// Node is a router or a host.
+// Node is one node of the network, of one kind.
 type Node struct {
-	Name       string
-	Kind       string
-	ID         int          // routers only
-	Loopback   netip.Addr   // routers only
-	Locator    netip.Prefix // routers only
-	SIDs       SIDs         // routers only
-	Probe      netip.Addr   // routers only: STAMP reflector address, in the locator
+	Name string
+	Kind string
+	// Traits are those its kind declares, copied by the planner: ask them,
+	// not the kind's name.
+	Traits     Traits
+	ID         int          // SRv6 nodes only
+	Loopback   netip.Addr   // SRv6 nodes only
+	Locator    netip.Prefix // SRv6 nodes only
+	SIDs       SIDs         // SRv6 nodes only
+	Probe      netip.Addr   // SRv6 nodes only: STAMP reflector address, in the locator
 	Interfaces []*Interface // file order of the links
 }
 
-// SIDs are the segment identifiers every router installs at deploy time.
+// SIDs are the segment identifiers every SRv6 node has in its locator.
 type SIDs struct {
 	End netip.Addr `json:"end"` // End: transit waypoint
 	DX4 netip.Addr `json:"dx4"` // End.DX4 nh4 0.0.0.0: decapsulate, route inner IPv4
@@ -64,11 +67,11 @@ type Interface struct {
 	Name  string
 	Link  *Link
 	Peer  *Interface
-	Addr4 netip.Prefix // host links only: address with the subnet length
+	Addr4 netip.Prefix // edge links only: address with the subnet length
 	Addr6 netip.Prefix
-	// AdjSID is the End.X SID of a router's interface to another router:
-	// it forwards out of this interface to the peer, whatever the routing
-	// table says.
+	// AdjSID is the End.X SID of an underlay node's interface on a core
+	// link: it forwards out of this interface to the peer, whatever the
+	// routing table says.
 	AdjSID netip.Addr
 }
 
@@ -84,22 +87,41 @@ type Link struct {
 	Subnet6 netip.Prefix
 }
 
-// IsRouter tells whether n is a router.
-func (n *Node) IsRouter() bool { return n.Kind == KindRouter }
+// Has tells whether n's kind has every trait of t.
+func (n *Node) Has(t Traits) bool { return n.Traits.Has(t) }
 
 // Node returns the node called name, or nil.
 func (nw *Network) Node(name string) *Node { return nw.byName[name] }
 
-// Routers returns the routers in file order.
-func (nw *Network) Routers() []*Node {
-	var rs []*Node
+// NodesWith returns the nodes whose kind has every trait of t, in file
+// order: NodesWith(Underlay) are the nodes the underlay routes between.
+func (nw *Network) NodesWith(t Traits) []*Node {
+	var out []*Node
 	for _, n := range nw.Nodes {
-		if n.IsRouter() {
-			rs = append(rs, n)
+		if n.Has(t) {
+			out = append(out, n)
 		}
 	}
-	return rs
+	return out
 }
+
+// NodesWithout returns the nodes whose kind lacks some trait of t, in file
+// order: NodesWithout(Underlay) are the nodes that hang off a gateway.
+func (nw *Network) NodesWithout(t Traits) []*Node {
+	var out []*Node
+	for _, n := range nw.Nodes {
+		if !n.Has(t) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Routers is NodesWith(Underlay). It stays only for the lab files being
+// rewritten for supervised daemons (deploy.go, agents.go, isis.go), which
+// move to the kinds registry at their merge; new code asks traits or the
+// registry.
+func (nw *Network) Routers() []*Node { return nw.NodesWith(Underlay) }
 
 // Iface returns n's interface called name, or nil.
 func (n *Node) Iface(name string) *Interface {
@@ -111,23 +133,25 @@ func (n *Node) Iface(name string) *Interface {
 	return nil
 }
 
-// IsHostLink tells whether a host sits on one end of l.
-func (l *Link) IsHostLink() bool { return !l.A.Node.IsRouter() || !l.B.Node.IsRouter() }
+// IsCore tells whether l joins two underlay nodes (a core link); otherwise
+// it is an edge link, with a node hanging off the underlay at one end.
+func (l *Link) IsCore() bool { return l.A.Node.Has(Underlay) && l.B.Node.Has(Underlay) }
 
 func (l *Link) String() string {
 	return fmt.Sprintf("%s:%s--%s:%s", l.A.Node.Name, l.A.Name, l.B.Node.Name, l.B.Name)
 }
 
-// Gateway is the router interface a host sends its traffic to: the peer of
-// its first interface.
+// Gateway is the underlay interface a node outside the underlay sends its
+// traffic to: the peer of its first interface. Underlay nodes have none.
 func (n *Node) Gateway() *Interface {
-	if n.IsRouter() || len(n.Interfaces) == 0 {
+	if n.Has(Underlay) || len(n.Interfaces) == 0 {
 		return nil
 	}
 	return n.Interfaces[0].Peer
 }
 
-// AttachedRouter is the router a host hangs off (its gateway's node).
+// AttachedRouter is the underlay node a node outside the underlay hangs off
+// (its gateway's node).
 func (n *Node) AttachedRouter() *Node {
 	if gw := n.Gateway(); gw != nil {
 		return gw.Node

@@ -56,7 +56,7 @@ func Plan(s *Spec) (*Network, error) {
 	}
 	poolsOK := checkOverlaps(c, allocs)
 
-	planRouters(c, s, nw)
+	planNodes(c, s, nw)
 	planLinks(c, s, nw)
 	if err := c.err(); err != nil {
 		return nil, err
@@ -92,7 +92,11 @@ func pools(p PlanSpec) Pools {
 	return ps
 }
 
-func planRouters(c *errs, s *Spec, nw *Network) {
+// planNodes creates the nodes with their kinds' traits and gives every SRv6
+// node its id, loopback, locator, SIDs and probe address. Ids are shared by
+// all SRv6 kinds: the locator and loopback are numbered by them.
+func planNodes(c *errs, s *Spec, nw *Network) {
+	ks := s.Kinds()
 	taken := map[int]bool{}
 	for _, ns := range s.Nodes {
 		if ns.ID.Set {
@@ -102,9 +106,11 @@ func planRouters(c *errs, s *Spec, nw *Network) {
 	next := 1
 	for _, ns := range s.Nodes {
 		n := &Node{Name: ns.Name.V, Kind: ns.Kind.V}
+		// Parse validated every kind against ks.
+		n.Traits, _ = ks.Traits(n.Kind)
 		nw.Nodes = append(nw.Nodes, n)
 		nw.byName[n.Name] = n
-		if !n.IsRouter() {
+		if !n.Has(SRv6) {
 			continue
 		}
 		if ns.ID.Set {
@@ -149,10 +155,12 @@ func planRouters(c *errs, s *Spec, nw *Network) {
 // "locator::function" form Linux SRv6 labs conventionally use.
 func sidAddr(loc netip.Prefix, f uint64) netip.Addr { return hostAddr(loc, f).Addr() }
 
+// planAdjacencySIDs gives each underlay node an End.X SID per core link,
+// numbered by the interface's position on the node.
 func planAdjacencySIDs(nw *Network) {
-	for _, n := range nw.Routers() {
+	for _, n := range nw.NodesWith(Underlay | SRv6) {
 		for i, ifc := range n.Interfaces {
-			if ifc.Peer.Node.IsRouter() {
+			if ifc.Link.IsCore() {
 				ifc.AdjSID = sidAddr(n.Locator, FuncAdjBase+uint64(i)+1)
 			}
 		}
@@ -244,16 +252,16 @@ func planLinks(c *errs, s *Spec, nw *Network) {
 			}
 			return p, ok
 		}
-		if !l.IsHostLink() {
+		if l.IsCore() {
 			if p, ok := take(ls.Subnet6, links, "plan.links"); ok {
 				l.Subnet6 = p
 				l.A.Addr6, l.B.Addr6 = hostAddr(p, 1), hostAddr(p, 2)
 			}
 			continue
 		}
-		// The router side takes .1 / ::1, the host side .2 / ::2.
+		// An edge link: the underlay side takes .1 / ::1, the other .2 / ::2.
 		rtr, host := l.A, l.B
-		if !rtr.Node.IsRouter() {
+		if !rtr.Node.Has(Underlay) {
 			rtr, host = host, rtr
 		}
 		if p, ok := take(ls.Subnet6, hosts6, "plan.hosts6"); ok {
@@ -273,7 +281,7 @@ func nodeAllocations(s *Spec, nw *Network) []allocation {
 	var out []allocation
 	for i, ns := range s.Nodes {
 		n := nw.Nodes[i]
-		if !n.IsRouter() {
+		if !n.Has(SRv6) {
 			continue
 		}
 		field, pos := "nodes."+n.Name, ns.Pos

@@ -54,7 +54,7 @@ func str(v interface{ IsValid() bool }) string {
 
 func checkRouters(t *testing.T, nw *Network, want []wantRouter) {
 	t.Helper()
-	rs := nw.Routers()
+	rs := nw.NodesWith(Underlay)
 	if len(rs) != len(want) {
 		t.Fatalf("got %d routers, want %d", len(rs), len(want))
 	}
@@ -233,8 +233,8 @@ func TestPlanDC8(t *testing.T) {
 	if nw.Routing != RoutingISIS {
 		t.Errorf("routing = %q", nw.Routing)
 	}
-	if len(nw.Routers()) != 8 || len(nw.Nodes) != 12 || len(nw.Links) != 14 {
-		t.Fatalf("got %d routers, %d nodes, %d links", len(nw.Routers()), len(nw.Nodes), len(nw.Links))
+	if len(nw.NodesWith(Underlay)) != 8 || len(nw.Nodes) != 12 || len(nw.Links) != 14 {
+		t.Fatalf("got %d routers, %d nodes, %d links", len(nw.NodesWith(Underlay)), len(nw.Nodes), len(nw.Links))
 	}
 	// Router links number from 1 in hexadecimal; host links have their own
 	// count in both families.

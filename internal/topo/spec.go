@@ -24,6 +24,17 @@ type Spec struct {
 	Plan    PlanSpec
 	Nodes   []NodeSpec
 	Links   []LinkSpec
+	// kinds are the node kinds the file was checked against; Plan takes
+	// the nodes' traits from them.
+	kinds Kinds
+}
+
+// Kinds returns the node kinds s was loaded with.
+func (s *Spec) Kinds() Kinds {
+	if s.kinds == nil {
+		return builtinKinds{}
+	}
+	return s.kinds
 }
 
 // PlanSpec holds the address pools the planner allocates from.
@@ -80,12 +91,6 @@ const (
 const (
 	RoutingStatic = "static"
 	RoutingISIS   = "isis"
-)
-
-// Node kinds.
-const (
-	KindRouter = "router"
-	KindHost   = "host"
 )
 
 // DefaultMetric is the IGP metric of a link that does not set one.

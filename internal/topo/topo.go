@@ -1,8 +1,8 @@
 package topo
 
 // LoadNetwork loads, validates and plans a topology file in one call.
-func LoadNetwork(path string) (*Network, error) {
-	s, err := Load(path)
+func LoadNetwork(path string, opts ...Option) (*Network, error) {
+	s, err := Load(path, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -10,8 +10,8 @@ func LoadNetwork(path string) (*Network, error) {
 }
 
 // ParseNetwork is LoadNetwork for a topology already in memory.
-func ParseNetwork(file string, data []byte) (*Network, error) {
-	s, err := Parse(file, data)
+func ParseNetwork(file string, data []byte, opts ...Option) (*Network, error) {
+	s, err := Parse(file, data, opts...)
 	if err != nil {
 		return nil, err
 	}

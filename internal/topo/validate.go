@@ -38,27 +38,40 @@ func validate(c *errs, s *Spec) {
 	if len(s.Nodes) == 0 {
 		c.add(Pos{Line: 1, Column: 1}, "nodes", "missing: a topology needs at least one node")
 	}
+	ks := s.Kinds()
+	allowed := strings.Join(ks.Names(), ", ")
+	srv6Kinds, underlayKinds := kindsWith(ks, SRv6), kindsWith(ks, Underlay)
+	// traits of every defined node. A node whose kind is missing or
+	// unknown (reported once, above) is judged as an underlay node on its
+	// links: a mistyped "router" is the common case, and the links of a
+	// file keep the errors they had before kinds were pluggable.
+	traits := map[string]Traits{}
 	kinds := map[string]string{}
 	for _, n := range s.Nodes {
 		field := "nodes." + n.Name.V
 		if !nodeName.MatchString(n.Name.V) {
 			c.add(n.Name.Pos, field, "%q is not a node name: 1 to 32 of A-Z a-z 0-9 _ -, starting with a letter", n.Name.V)
 		}
+		kinds[n.Name.V] = n.Kind.V
+		t, known := ks.Traits(n.Kind.V)
 		switch {
 		case !n.Kind.Set:
-			c.add(n.Pos, field+".kind", "missing; allowed values: %s, %s", KindRouter, KindHost)
-		case n.Kind.V != KindRouter && n.Kind.V != KindHost:
-			c.add(n.Kind.Pos, field+".kind", "unknown kind %q; allowed values: %s, %s", n.Kind.V, KindRouter, KindHost)
+			c.add(n.Pos, field+".kind", "missing; allowed values: %s", allowed)
+		case !known:
+			c.add(n.Kind.Pos, field+".kind", "unknown kind %q; allowed values: %s", n.Kind.V, allowed)
 		}
-		kinds[n.Name.V] = n.Kind.V
-		if n.Kind.V == KindHost {
+		traits[n.Name.V] = t
+		if !known {
+			traits[n.Name.V] = Underlay | SRv6
+		}
+		if known && !t.Has(SRv6) {
 			for _, f := range []struct {
 				name string
 				v    bool
 				pos  Pos
 			}{{"id", n.ID.Set, n.ID.Pos}, {"loopback", n.Loopback.Set, n.Loopback.Pos}, {"locator", n.Locator.Set, n.Locator.Pos}} {
 				if f.v {
-					c.add(f.pos, field+"."+f.name, "only routers have %s", f.name)
+					c.add(f.pos, field+"."+f.name, "only %s have %s", plural(srv6Kinds), f.name)
 				}
 			}
 		}
@@ -94,26 +107,52 @@ func validate(c *errs, s *Spec) {
 			continue
 		}
 		a, b := l.Endpoints[0].V, l.Endpoints[1].V
-		ka, kb := kinds[a.Node], kinds[b.Node]
+		if a.Node == b.Node {
+			c.add(l.Endpoints[1].Pos, field+".endpoints", "a link cannot connect node %s to itself", a.Node)
+		}
+		ta, tb := linkTraits(traits, a.Node), linkTraits(traits, b.Node)
 		switch {
 		case a.Node == b.Node:
-			c.add(l.Endpoints[1].Pos, field+".endpoints", "a link cannot connect node %s to itself", a.Node)
-		case ka == KindHost && kb == KindHost:
-			c.add(l.Endpoints[1].Pos, field+".endpoints", "hosts %s and %s cannot be linked directly: hosts attach to routers", a.Node, b.Node)
+		case !ta.Has(Underlay) && !tb.Has(Underlay):
+			what := plural([]string{kinds[a.Node]})
+			if kinds[a.Node] != kinds[b.Node] {
+				what = kinds[a.Node] + " and " + kinds[b.Node]
+			}
+			c.add(l.Endpoints[1].Pos, field+".endpoints", "%s %s and %s cannot be linked directly: %s attach to %s",
+				what, a.Node, b.Node, plural(uniq(kinds[a.Node], kinds[b.Node])), plural(underlayKinds))
 		}
-		hostLink := ka == KindHost || kb == KindHost
-		if l.Subnet4.Set && !hostLink {
-			c.add(l.Subnet4.Pos, field+".subnet4", "only host links carry IPv4: routers are linked over IPv6")
+		edge := !ta.Has(Underlay) || !tb.Has(Underlay)
+		if l.Subnet4.Set && !edge {
+			c.add(l.Subnet4.Pos, field+".subnet4", "only %s links carry IPv4: %s are linked over IPv6",
+				strings.Join(kindsWithout(ks, Underlay), " and "), plural(underlayKinds))
 		}
-		if hostLink && l.Subnet6.Set && l.Subnet6.V.Bits() > 64 {
-			c.add(l.Subnet6.Pos, field+".subnet6", "host subnets must be /64 or shorter (SLAAC-sized), got /%d", l.Subnet6.V.Bits())
+		if edge && l.Subnet6.Set && l.Subnet6.V.Bits() > 64 {
+			c.add(l.Subnet6.Pos, field+".subnet6", "%s subnets must be /64 or shorter (SLAAC-sized), got /%d",
+				strings.Join(kindsWithout(ks, Underlay), " and "), l.Subnet6.V.Bits())
 		}
 	}
 	for _, n := range s.Nodes {
-		if n.Kind.V == KindHost && !linked[n.Name.V] {
-			c.add(n.Pos, "nodes."+n.Name.V, "host has no link: link it to a router")
+		if !traits[n.Name.V].Has(Underlay) && !linked[n.Name.V] {
+			c.add(n.Pos, "nodes."+n.Name.V, "%s has no link: link it to %s", n.Kind.V, article(underlayKinds))
 		}
 	}
+}
+
+// linkTraits are the traits node's links are judged by: an undefined node
+// (reported at the endpoint) counts as an underlay node, as an unknown kind
+// does.
+func linkTraits(traits map[string]Traits, node string) Traits {
+	if t, ok := traits[node]; ok {
+		return t
+	}
+	return Underlay | SRv6
+}
+
+func uniq(a, b string) []string {
+	if a == b {
+		return []string{a}
+	}
+	return []string{a, b}
 }
 
 func validateIDs(c *errs, s *Spec) {

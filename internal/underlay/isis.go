@@ -2,6 +2,7 @@ package underlay
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/sr6net/sr6/internal/topo"
@@ -27,12 +28,13 @@ type FRRConfig struct {
 }
 
 // ISISConfig renders router r's zebra and isisd configurations. Core links
-// are point-to-point IS-IS circuits with the link metric; host links and the
+// are point-to-point IS-IS circuits with the link metric; edge links and the
 // loopback are passive so their prefixes are advertised. The locator, which
 // is not an interface prefix, is installed by the lab as an unreachable
 // kernel route and redistributed through a prefix list that matches it
-// exactly, so that nothing else sr6 puts in the kernel (SRv6 steering
-// routes, SIDs) leaks into the IGP.
+// exactly (with the loopbacks and locators of the SRv6 nodes hanging off
+// r), so that nothing else sr6 puts in the kernel (SRv6 steering routes,
+// SIDs) leaks into the IGP.
 func ISISConfig(r *topo.Node) FRRConfig {
 	var z, i strings.Builder
 	header := func(b *strings.Builder) {
@@ -40,12 +42,23 @@ func ISISConfig(r *topo.Node) FRRConfig {
 	}
 	header(&z)
 	header(&i)
-	fmt.Fprintf(&i, "ipv6 prefix-list SR6-LOCATOR seq 5 permit %s\n!\n", r.Locator)
+	fmt.Fprintf(&i, "ipv6 prefix-list SR6-LOCATOR seq 5 permit %s\n", r.Locator)
+	// SRv6 nodes hanging off r (none for routers and hosts) are reached
+	// through r: the lab installs kernel routes to their loopback and
+	// locator (Attached), and r advertises exactly those.
+	seq := 5
+	for _, n := range AttachedSRv6(r) {
+		for _, p := range []netip.Prefix{netip.PrefixFrom(n.Loopback, 128), n.Locator} {
+			seq += 5
+			fmt.Fprintf(&i, "ipv6 prefix-list SR6-LOCATOR seq %d permit %s\n", seq, p)
+		}
+	}
+	i.WriteString("!\n")
 	i.WriteString("route-map SR6-LOCATOR permit 10\n match ipv6 address prefix-list SR6-LOCATOR\nexit\n!\n")
 	fmt.Fprintf(&i, "interface lo\n ipv6 router isis %s\n isis passive\nexit\n!\n", isisInstance)
 	for _, ifc := range r.Interfaces {
 		fmt.Fprintf(&i, "interface %s\n ipv6 router isis %s\n", ifc.Name, isisInstance)
-		if ifc.Peer.Node.IsRouter() {
+		if ifc.Link.IsCore() {
 			fmt.Fprintf(&i, " isis network point-to-point\n isis metric %d\n isis hello-interval 1\n isis hello-multiplier 3\n", ifc.Link.Metric)
 		} else {
 			i.WriteString(" isis passive\n")

@@ -42,7 +42,7 @@ func TestNETUnique(t *testing.T) {
 	for _, ex := range []string{"line3.yaml", "triangle.yaml", "dc8.yaml"} {
 		nw := loadExample(t, ex)
 		seen := map[string]string{}
-		for _, r := range nw.Routers() {
+		for _, r := range nw.NodesWith(topo.Underlay) {
 			n := NET(r)
 			if other, dup := seen[n]; dup {
 				t.Errorf("%s: %s and %s share NET %s", ex, other, r.Name, n)

@@ -15,8 +15,9 @@ type Route struct {
 	Dev string     // outgoing interface
 }
 
-// ShortestPaths runs Dijkstra from src over routers only (hosts are leaves
-// and never transit) and returns, for every reachable router, its distance
+// ShortestPaths runs Dijkstra from src over underlay nodes only (the others
+// hang off a gateway and never transit) and returns, for every reachable
+// underlay node, its distance
 // and the interface of src the path leaves by. Ties are broken by the file
 // order of links, so the result is deterministic.
 func ShortestPaths(nw *topo.Network, src *topo.Node) (dist map[*topo.Node]int, firstHop map[*topo.Node]*topo.Interface) {
@@ -40,7 +41,7 @@ func ShortestPathsUp(nw *topo.Network, src *topo.Node, up func(*topo.Link) bool)
 		done[it.node] = true
 		for _, ifc := range it.node.Interfaces {
 			peer := ifc.Peer.Node
-			if !peer.IsRouter() || done[peer] || !up(ifc.Link) {
+			if !peer.Has(topo.Underlay) || done[peer] || !up(ifc.Link) {
 				continue
 			}
 			d := it.dist + ifc.Link.Metric
@@ -84,9 +85,10 @@ func (q *queue) Pop() any {
 	return it
 }
 
-// destinations maps every underlay prefix to the routers it is attached to:
-// loopbacks and locators to their router, router links to both ends, host
-// subnets (IPv6 only: IPv4 rides SRv6) to the host's router.
+// destinations maps every underlay prefix to the underlay nodes it is
+// attached to: an SRv6 node's loopback and locator to the node, or to its
+// gateway's node when it is outside the underlay; core links to both ends;
+// edge subnets (IPv6 only: IPv4 rides SRv6) to their underlay end.
 func destinations(nw *topo.Network) (map[netip.Prefix][]*topo.Node, []netip.Prefix) {
 	owners := map[netip.Prefix][]*topo.Node{}
 	var order []netip.Prefix
@@ -96,16 +98,22 @@ func destinations(nw *topo.Network) (map[netip.Prefix][]*topo.Node, []netip.Pref
 		}
 		owners[p] = append(owners[p], n)
 	}
-	for _, r := range nw.Routers() {
-		add(netip.PrefixFrom(r.Loopback, 128), r)
-		add(r.Locator, r)
+	for _, n := range nw.NodesWith(topo.SRv6) {
+		owner := n
+		if !n.Has(topo.Underlay) {
+			if owner = n.AttachedRouter(); owner == nil {
+				continue
+			}
+		}
+		add(netip.PrefixFrom(n.Loopback, 128), owner)
+		add(n.Locator, owner)
 	}
 	for _, l := range nw.Links {
 		switch {
-		case !l.IsHostLink():
+		case l.IsCore():
 			add(l.Subnet6, l.A.Node)
 			add(l.Subnet6, l.B.Node)
-		case l.A.Node.IsRouter():
+		case l.A.Node.Has(topo.Underlay):
 			add(l.Subnet6, l.A.Node)
 		default:
 			add(l.Subnet6, l.B.Node)
@@ -114,10 +122,40 @@ func destinations(nw *topo.Network) (map[netip.Prefix][]*topo.Node, []netip.Pref
 	return owners, order
 }
 
-// Static computes the static underlay: for each router, a route to every
-// prefix it is not attached to, through the first hop of the shortest path
-// to the nearest router that owns the prefix. Routers unreachable from one
-// another get no route (the lab reports the graph as split).
+// Attached are the routes underlay node r needs to the SRv6 nodes that hang
+// off it (none for routers and hosts): their loopbacks and locators are not
+// interface prefixes, so r reaches them through their edge address. The
+// rest of the underlay reaches them through r.
+func Attached(r *topo.Node) []Route {
+	var out []Route
+	for _, n := range AttachedSRv6(r) {
+		via := n.Interfaces[0].Addr6.Addr()
+		dev := n.Gateway().Name
+		out = append(out,
+			Route{Dst: netip.PrefixFrom(n.Loopback, 128), Via: via, Dev: dev},
+			Route{Dst: n.Locator, Via: via, Dev: dev})
+	}
+	return out
+}
+
+// AttachedSRv6 returns the SRv6 nodes outside the underlay whose gateway
+// is on underlay node r, in r's interface order.
+func AttachedSRv6(r *topo.Node) []*topo.Node {
+	var out []*topo.Node
+	for _, ifc := range r.Interfaces {
+		n := ifc.Peer.Node
+		if n.Has(topo.SRv6) && !n.Has(topo.Underlay) && n.Gateway() == ifc {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Static computes the static underlay: for each underlay node, a route to
+// every prefix it is not attached to, through the first hop of the shortest
+// path to the nearest underlay node that owns the prefix, then the Attached
+// routes to the SRv6 nodes hanging off it. Underlay nodes unreachable from
+// one another get no route (the lab reports the graph as split).
 func Static(nw *topo.Network) map[string][]Route { return StaticUp(nw, allUp) }
 
 // StaticUp is Static over the links for which up is true: the underlay
@@ -125,7 +163,7 @@ func Static(nw *topo.Network) map[string][]Route { return StaticUp(nw, allUp) }
 func StaticUp(nw *topo.Network, up func(*topo.Link) bool) map[string][]Route {
 	owners, order := destinations(nw)
 	out := map[string][]Route{}
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		dist, first := ShortestPathsUp(nw, r, up)
 		var routes []Route
 		for _, p := range order {
@@ -146,13 +184,13 @@ func StaticUp(nw *topo.Network, up func(*topo.Link) bool) map[string][]Route {
 			hop := first[best]
 			routes = append(routes, Route{Dst: p, Via: hop.Peer.Addr6.Addr(), Dev: hop.Name})
 		}
-		out[r.Name] = routes
+		out[r.Name] = append(routes, Attached(r)...)
 	}
 	return out
 }
 
-// HostRoutes are a host's default routes (IPv4 and IPv6) through its
-// gateway router.
+// HostRoutes are the default routes (IPv4 and IPv6) of a node outside the
+// underlay (a host) through its gateway.
 func HostRoutes(h *topo.Node) []Route {
 	gw := h.Gateway()
 	if gw == nil {
@@ -165,12 +203,12 @@ func HostRoutes(h *topo.Node) []Route {
 	}
 }
 
-// Split returns the groups of routers that cannot reach each other, largest
-// first; a connected core gives one group.
+// Split returns the groups of underlay nodes that cannot reach each other,
+// largest first; a connected core gives one group.
 func Split(nw *topo.Network) [][]string {
 	seen := map[*topo.Node]bool{}
 	var groups [][]string
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		if seen[r] {
 			continue
 		}

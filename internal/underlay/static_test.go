@@ -196,7 +196,7 @@ func prefixOf(t *testing.T, nw *topo.Network, key string) netip.Prefix {
 // refDistances is Floyd-Warshall over routers and router-router links: an
 // independent reference for ShortestPaths. Missing entries are unreachable.
 func refDistances(nw *topo.Network) map[*topo.Node]map[*topo.Node]int {
-	rs := nw.Routers()
+	rs := nw.NodesWith(topo.Underlay)
 	const inf = math.MaxInt / 4
 	d := map[*topo.Node]map[*topo.Node]int{}
 	for _, a := range rs {
@@ -207,7 +207,7 @@ func refDistances(nw *topo.Network) map[*topo.Node]map[*topo.Node]int {
 		d[a][a] = 0
 	}
 	for _, l := range nw.Links {
-		if l.IsHostLink() {
+		if !l.IsCore() {
 			continue
 		}
 		a, b := l.A.Node, l.B.Node
@@ -339,7 +339,7 @@ func TestShortestPathsMatchesReference(t *testing.T) {
 		t.Run(tp.name, func(t *testing.T) {
 			nw := mustNetwork(t, tp.name, tp.yaml)
 			ref := refDistances(nw)
-			for _, src := range nw.Routers() {
+			for _, src := range nw.NodesWith(topo.Underlay) {
 				dist, first := ShortestPaths(nw, src)
 				if !maps.Equal(dist, ref[src]) {
 					t.Errorf("%s: dist = %v, reference %v", src.Name, names(dist), names(ref[src]))
@@ -349,7 +349,7 @@ func TestShortestPathsMatchesReference(t *testing.T) {
 				}
 				for dst, ifc := range first {
 					peer := ifc.Peer.Node
-					if !peer.IsRouter() {
+					if !peer.Has(topo.Underlay) {
 						t.Errorf("%s -> %s: first hop %s leads to host %s", src.Name, dst.Name, ifc.Name, peer.Name)
 						continue
 					}
@@ -538,13 +538,13 @@ func TestStatic(t *testing.T) {
 // prefix is attached to.
 func refOwners(nw *topo.Network) map[netip.Prefix][]*topo.Node {
 	o := map[netip.Prefix][]*topo.Node{}
-	for _, r := range nw.Routers() {
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		o[netip.PrefixFrom(r.Loopback, 128)] = append(o[netip.PrefixFrom(r.Loopback, 128)], r)
 		o[r.Locator] = append(o[r.Locator], r)
 	}
 	for _, l := range nw.Links {
 		for _, end := range []*topo.Interface{l.A, l.B} {
-			if end.Node.IsRouter() {
+			if end.Node.Has(topo.Underlay) {
 				o[l.Subnet6] = append(o[l.Subnet6], end.Node)
 			}
 		}
@@ -564,7 +564,7 @@ func TestStaticInvariants(t *testing.T) {
 			ref := refDistances(nw)
 			owners := refOwners(nw)
 			static := Static(nw)
-			for _, r := range nw.Routers() {
+			for _, r := range nw.NodesWith(topo.Underlay) {
 				// nearest: the distance from r to the closest owner, for
 				// the prefixes r should route.
 				nearest := map[netip.Prefix]int{}
@@ -602,7 +602,7 @@ func TestStaticInvariants(t *testing.T) {
 						continue
 					}
 					peer := ifc.Peer.Node
-					if !peer.IsRouter() {
+					if !peer.Has(topo.Underlay) {
 						t.Errorf("%s: route %s leaves by %s towards host %s", r.Name, rt.Dst, rt.Dev, peer.Name)
 						continue
 					}
@@ -679,7 +679,7 @@ func TestHostRoutes(t *testing.T) {
 	}
 	t.Run("routers have none", func(t *testing.T) {
 		nw := mustNetwork(t, "t", triTopo)
-		for _, r := range nw.Routers() {
+		for _, r := range nw.NodesWith(topo.Underlay) {
 			if got := HostRoutes(r); got != nil {
 				t.Errorf("HostRoutes(%s) = %v, want nil", r.Name, got)
 			}
@@ -730,7 +730,7 @@ func TestSplitAgreesWithStatic(t *testing.T) {
 				for _, rn := range g {
 					var got []string
 					for _, rt := range static[rn] {
-						for _, o := range nw.Routers() {
+						for _, o := range nw.NodesWith(topo.Underlay) {
 							if rt.Dst == netip.PrefixFrom(o.Loopback, 128) {
 								got = append(got, o.Name)
 							}

@@ -75,6 +75,58 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{0}
 }
 
+type RouteResult_Kind int32
+
+const (
+	RouteResult_KIND_UNSPECIFIED RouteResult_Kind = 0
+	RouteResult_KIND_STEERING    RouteResult_Kind = 1
+	RouteResult_KIND_SID         RouteResult_Kind = 2
+	RouteResult_KIND_UNDERLAY    RouteResult_Kind = 3
+)
+
+// Enum value maps for RouteResult_Kind.
+var (
+	RouteResult_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_STEERING",
+		2: "KIND_SID",
+		3: "KIND_UNDERLAY",
+	}
+	RouteResult_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_STEERING":    1,
+		"KIND_SID":         2,
+		"KIND_UNDERLAY":    3,
+	}
+)
+
+func (x RouteResult_Kind) Enum() *RouteResult_Kind {
+	p := new(RouteResult_Kind)
+	*p = x
+	return p
+}
+
+func (x RouteResult_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RouteResult_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_agent_v1_agent_proto_enumTypes[1].Descriptor()
+}
+
+func (RouteResult_Kind) Type() protoreflect.EnumType {
+	return &file_api_agent_v1_agent_proto_enumTypes[1]
+}
+
+func (x RouteResult_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RouteResult_Kind.Descriptor instead.
+func (RouteResult_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9, 0}
+}
+
 // A headend route steering a prefix into a segment list.
 type SteeringRoute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -666,12 +718,15 @@ func (x *ApplyRequest) GetState() *DesiredState {
 }
 
 type ApplyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Added         uint32                 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
-	Replaced      uint32                 `protobuf:"varint,2,opt,name=replaced,proto3" json:"replaced,omitempty"`
-	Removed       uint32                 `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
-	Unchanged     uint32                 `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
-	Generation    uint64                 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Added      uint32                 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	Replaced   uint32                 `protobuf:"varint,2,opt,name=replaced,proto3" json:"replaced,omitempty"`
+	Removed    uint32                 `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
+	Unchanged  uint32                 `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Generation uint64                 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
+	// One result per steering route of the applied state, and one per other
+	// route the kernel refused.
+	Routes        []*RouteResult `protobuf:"bytes,6,rep,name=routes,proto3" json:"routes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,6 +796,90 @@ func (x *ApplyResponse) GetGeneration() uint64 {
 	return 0
 }
 
+func (x *ApplyResponse) GetRoutes() []*RouteResult {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+// What became of one route of a desired state.
+type RouteResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          RouteResult_Kind       `protobuf:"varint,1,opt,name=kind,proto3,enum=sr6.agent.v1.RouteResult_Kind" json:"kind,omitempty"`
+	Prefix        string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"` // the route's destination (a SID as a /128)
+	Policy        string                 `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"` // steering routes: the owner
+	Installed     bool                   `protobuf:"varint,4,opt,name=installed,proto3" json:"installed,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"` // not installed: the kernel's error
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteResult) Reset() {
+	*x = RouteResult{}
+	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteResult) ProtoMessage() {}
+
+func (x *RouteResult) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteResult.ProtoReflect.Descriptor instead.
+func (*RouteResult) Descriptor() ([]byte, []int) {
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RouteResult) GetKind() RouteResult_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return RouteResult_KIND_UNSPECIFIED
+}
+
+func (x *RouteResult) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *RouteResult) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *RouteResult) GetInstalled() bool {
+	if x != nil {
+		return x.Installed
+	}
+	return false
+}
+
+func (x *RouteResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type GetStateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -749,7 +888,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +900,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +913,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 type Interface struct {
@@ -787,7 +926,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +938,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +951,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Interface) GetName() string {
@@ -837,13 +976,14 @@ type NodeState struct {
 	Underlay      []*UnderlayRoute       `protobuf:"bytes,4,rep,name=underlay,proto3" json:"underlay,omitempty"`
 	Interfaces    []*Interface           `protobuf:"bytes,5,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
 	Generation    uint64                 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
+	Routes        []*RouteResult         `protobuf:"bytes,7,rep,name=routes,proto3" json:"routes,omitempty"` // of the last Apply (or restore)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeState) Reset() {
 	*x = NodeState{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +995,7 @@ func (x *NodeState) String() string {
 func (*NodeState) ProtoMessage() {}
 
 func (x *NodeState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1008,7 @@ func (x *NodeState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeState.ProtoReflect.Descriptor instead.
 func (*NodeState) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeState) GetNode() string {
@@ -913,6 +1053,13 @@ func (x *NodeState) GetGeneration() uint64 {
 	return 0
 }
 
+func (x *NodeState) GetRoutes() []*RouteResult {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
 type WatchLinksRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -921,7 +1068,7 @@ type WatchLinksRequest struct {
 
 func (x *WatchLinksRequest) Reset() {
 	*x = WatchLinksRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1080,7 @@ func (x *WatchLinksRequest) String() string {
 func (*WatchLinksRequest) ProtoMessage() {}
 
 func (x *WatchLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1093,7 @@ func (x *WatchLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchLinksRequest.ProtoReflect.Descriptor instead.
 func (*WatchLinksRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 type LinkEvent struct {
@@ -962,7 +1109,7 @@ type LinkEvent struct {
 
 func (x *LinkEvent) Reset() {
 	*x = LinkEvent{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1121,7 @@ func (x *LinkEvent) String() string {
 func (*LinkEvent) ProtoMessage() {}
 
 func (x *LinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1134,7 @@ func (x *LinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
 func (*LinkEvent) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LinkEvent) GetNode() string {
@@ -1033,7 +1180,7 @@ type WatchMeasurementsRequest struct {
 
 func (x *WatchMeasurementsRequest) Reset() {
 	*x = WatchMeasurementsRequest{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1192,7 @@ func (x *WatchMeasurementsRequest) String() string {
 func (*WatchMeasurementsRequest) ProtoMessage() {}
 
 func (x *WatchMeasurementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1205,7 @@ func (x *WatchMeasurementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMeasurementsRequest.ProtoReflect.Descriptor instead.
 func (*WatchMeasurementsRequest) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 // Counts of one segment list in one closed period on one node.
@@ -1092,7 +1239,7 @@ type Measurement struct {
 
 func (x *Measurement) Reset() {
 	*x = Measurement{}
-	mi := &file_api_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1251,7 @@ func (x *Measurement) String() string {
 func (*Measurement) ProtoMessage() {}
 
 func (x *Measurement) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_api_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1264,7 @@ func (x *Measurement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Measurement.ProtoReflect.Descriptor instead.
 func (*Measurement) Descriptor() ([]byte, []int) {
-	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_api_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Measurement) GetNode() string {
@@ -1305,7 +1452,7 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\aheadend\x18\x04 \x01(\bR\aheadend\x12\x12\n" +
 	"\x04tail\x18\x05 \x01(\bR\x04tail\"@\n" +
 	"\fApplyRequest\x120\n" +
-	"\x05state\x18\x01 \x01(\v2\x1a.sr6.agent.v1.DesiredStateR\x05state\"\x99\x01\n" +
+	"\x05state\x18\x01 \x01(\v2\x1a.sr6.agent.v1.DesiredStateR\x05state\"\xcc\x01\n" +
 	"\rApplyResponse\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x1a\n" +
 	"\breplaced\x18\x02 \x01(\rR\breplaced\x12\x18\n" +
@@ -1313,11 +1460,23 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"\tunchanged\x18\x04 \x01(\rR\tunchanged\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x05 \x01(\x04R\n" +
-	"generation\"\x11\n" +
+	"generation\x121\n" +
+	"\x06routes\x18\x06 \x03(\v2\x19.sr6.agent.v1.RouteResultR\x06routes\"\xf7\x01\n" +
+	"\vRouteResult\x122\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1e.sr6.agent.v1.RouteResult.KindR\x04kind\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x1c\n" +
+	"\tinstalled\x18\x04 \x01(\bR\tinstalled\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"P\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rKIND_STEERING\x10\x01\x12\f\n" +
+	"\bKIND_SID\x10\x02\x12\x11\n" +
+	"\rKIND_UNDERLAY\x10\x03\"\x11\n" +
 	"\x0fGetStateRequest\"/\n" +
 	"\tInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
-	"\x02up\x18\x02 \x01(\bR\x02up\"\x96\x02\n" +
+	"\x02up\x18\x02 \x01(\bR\x02up\"\xc9\x02\n" +
 	"\tNodeState\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x127\n" +
 	"\bsteering\x18\x02 \x03(\v2\x1b.sr6.agent.v1.SteeringRouteR\bsteering\x12*\n" +
@@ -1328,7 +1487,8 @@ const file_api_agent_v1_agent_proto_rawDesc = "" +
 	"interfaces\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x06 \x01(\x04R\n" +
-	"generation\"\x13\n" +
+	"generation\x121\n" +
+	"\x06routes\x18\a \x03(\v2\x19.sr6.agent.v1.RouteResultR\x06routes\"\x13\n" +
 	"\x11WatchLinksRequest\"\x88\x01\n" +
 	"\tLinkEvent\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1c\n" +
@@ -1388,53 +1548,58 @@ func file_api_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_api_agent_v1_agent_proto_rawDescData
 }
 
-var file_api_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_api_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_api_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_api_agent_v1_agent_proto_goTypes = []any{
 	(Mode)(0),                        // 0: sr6.agent.v1.Mode
-	(*SteeringRoute)(nil),            // 1: sr6.agent.v1.SteeringRoute
-	(*LocalSID)(nil),                 // 2: sr6.agent.v1.LocalSID
-	(*UnderlayRoute)(nil),            // 3: sr6.agent.v1.UnderlayRoute
-	(*DesiredState)(nil),             // 4: sr6.agent.v1.DesiredState
-	(*PMConfig)(nil),                 // 5: sr6.agent.v1.PMConfig
-	(*PMDelay)(nil),                  // 6: sr6.agent.v1.PMDelay
-	(*PMList)(nil),                   // 7: sr6.agent.v1.PMList
-	(*ApplyRequest)(nil),             // 8: sr6.agent.v1.ApplyRequest
-	(*ApplyResponse)(nil),            // 9: sr6.agent.v1.ApplyResponse
-	(*GetStateRequest)(nil),          // 10: sr6.agent.v1.GetStateRequest
-	(*Interface)(nil),                // 11: sr6.agent.v1.Interface
-	(*NodeState)(nil),                // 12: sr6.agent.v1.NodeState
-	(*WatchLinksRequest)(nil),        // 13: sr6.agent.v1.WatchLinksRequest
-	(*LinkEvent)(nil),                // 14: sr6.agent.v1.LinkEvent
-	(*WatchMeasurementsRequest)(nil), // 15: sr6.agent.v1.WatchMeasurementsRequest
-	(*Measurement)(nil),              // 16: sr6.agent.v1.Measurement
+	(RouteResult_Kind)(0),            // 1: sr6.agent.v1.RouteResult.Kind
+	(*SteeringRoute)(nil),            // 2: sr6.agent.v1.SteeringRoute
+	(*LocalSID)(nil),                 // 3: sr6.agent.v1.LocalSID
+	(*UnderlayRoute)(nil),            // 4: sr6.agent.v1.UnderlayRoute
+	(*DesiredState)(nil),             // 5: sr6.agent.v1.DesiredState
+	(*PMConfig)(nil),                 // 6: sr6.agent.v1.PMConfig
+	(*PMDelay)(nil),                  // 7: sr6.agent.v1.PMDelay
+	(*PMList)(nil),                   // 8: sr6.agent.v1.PMList
+	(*ApplyRequest)(nil),             // 9: sr6.agent.v1.ApplyRequest
+	(*ApplyResponse)(nil),            // 10: sr6.agent.v1.ApplyResponse
+	(*RouteResult)(nil),              // 11: sr6.agent.v1.RouteResult
+	(*GetStateRequest)(nil),          // 12: sr6.agent.v1.GetStateRequest
+	(*Interface)(nil),                // 13: sr6.agent.v1.Interface
+	(*NodeState)(nil),                // 14: sr6.agent.v1.NodeState
+	(*WatchLinksRequest)(nil),        // 15: sr6.agent.v1.WatchLinksRequest
+	(*LinkEvent)(nil),                // 16: sr6.agent.v1.LinkEvent
+	(*WatchMeasurementsRequest)(nil), // 17: sr6.agent.v1.WatchMeasurementsRequest
+	(*Measurement)(nil),              // 18: sr6.agent.v1.Measurement
 }
 var file_api_agent_v1_agent_proto_depIdxs = []int32{
 	0,  // 0: sr6.agent.v1.SteeringRoute.mode:type_name -> sr6.agent.v1.Mode
-	1,  // 1: sr6.agent.v1.DesiredState.steering:type_name -> sr6.agent.v1.SteeringRoute
-	2,  // 2: sr6.agent.v1.DesiredState.sids:type_name -> sr6.agent.v1.LocalSID
-	3,  // 3: sr6.agent.v1.DesiredState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
-	5,  // 4: sr6.agent.v1.DesiredState.pm:type_name -> sr6.agent.v1.PMConfig
-	7,  // 5: sr6.agent.v1.PMConfig.lists:type_name -> sr6.agent.v1.PMList
-	6,  // 6: sr6.agent.v1.PMConfig.delays:type_name -> sr6.agent.v1.PMDelay
-	4,  // 7: sr6.agent.v1.ApplyRequest.state:type_name -> sr6.agent.v1.DesiredState
-	1,  // 8: sr6.agent.v1.NodeState.steering:type_name -> sr6.agent.v1.SteeringRoute
-	2,  // 9: sr6.agent.v1.NodeState.sids:type_name -> sr6.agent.v1.LocalSID
-	3,  // 10: sr6.agent.v1.NodeState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
-	11, // 11: sr6.agent.v1.NodeState.interfaces:type_name -> sr6.agent.v1.Interface
-	8,  // 12: sr6.agent.v1.Agent.Apply:input_type -> sr6.agent.v1.ApplyRequest
-	10, // 13: sr6.agent.v1.Agent.GetState:input_type -> sr6.agent.v1.GetStateRequest
-	13, // 14: sr6.agent.v1.Agent.WatchLinks:input_type -> sr6.agent.v1.WatchLinksRequest
-	15, // 15: sr6.agent.v1.Agent.WatchMeasurements:input_type -> sr6.agent.v1.WatchMeasurementsRequest
-	9,  // 16: sr6.agent.v1.Agent.Apply:output_type -> sr6.agent.v1.ApplyResponse
-	12, // 17: sr6.agent.v1.Agent.GetState:output_type -> sr6.agent.v1.NodeState
-	14, // 18: sr6.agent.v1.Agent.WatchLinks:output_type -> sr6.agent.v1.LinkEvent
-	16, // 19: sr6.agent.v1.Agent.WatchMeasurements:output_type -> sr6.agent.v1.Measurement
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	2,  // 1: sr6.agent.v1.DesiredState.steering:type_name -> sr6.agent.v1.SteeringRoute
+	3,  // 2: sr6.agent.v1.DesiredState.sids:type_name -> sr6.agent.v1.LocalSID
+	4,  // 3: sr6.agent.v1.DesiredState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
+	6,  // 4: sr6.agent.v1.DesiredState.pm:type_name -> sr6.agent.v1.PMConfig
+	8,  // 5: sr6.agent.v1.PMConfig.lists:type_name -> sr6.agent.v1.PMList
+	7,  // 6: sr6.agent.v1.PMConfig.delays:type_name -> sr6.agent.v1.PMDelay
+	5,  // 7: sr6.agent.v1.ApplyRequest.state:type_name -> sr6.agent.v1.DesiredState
+	11, // 8: sr6.agent.v1.ApplyResponse.routes:type_name -> sr6.agent.v1.RouteResult
+	1,  // 9: sr6.agent.v1.RouteResult.kind:type_name -> sr6.agent.v1.RouteResult.Kind
+	2,  // 10: sr6.agent.v1.NodeState.steering:type_name -> sr6.agent.v1.SteeringRoute
+	3,  // 11: sr6.agent.v1.NodeState.sids:type_name -> sr6.agent.v1.LocalSID
+	4,  // 12: sr6.agent.v1.NodeState.underlay:type_name -> sr6.agent.v1.UnderlayRoute
+	13, // 13: sr6.agent.v1.NodeState.interfaces:type_name -> sr6.agent.v1.Interface
+	11, // 14: sr6.agent.v1.NodeState.routes:type_name -> sr6.agent.v1.RouteResult
+	9,  // 15: sr6.agent.v1.Agent.Apply:input_type -> sr6.agent.v1.ApplyRequest
+	12, // 16: sr6.agent.v1.Agent.GetState:input_type -> sr6.agent.v1.GetStateRequest
+	15, // 17: sr6.agent.v1.Agent.WatchLinks:input_type -> sr6.agent.v1.WatchLinksRequest
+	17, // 18: sr6.agent.v1.Agent.WatchMeasurements:input_type -> sr6.agent.v1.WatchMeasurementsRequest
+	10, // 19: sr6.agent.v1.Agent.Apply:output_type -> sr6.agent.v1.ApplyResponse
+	14, // 20: sr6.agent.v1.Agent.GetState:output_type -> sr6.agent.v1.NodeState
+	16, // 21: sr6.agent.v1.Agent.WatchLinks:output_type -> sr6.agent.v1.LinkEvent
+	18, // 22: sr6.agent.v1.Agent.WatchMeasurements:output_type -> sr6.agent.v1.Measurement
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_api_agent_v1_agent_proto_init() }
@@ -1447,8 +1612,8 @@ func file_api_agent_v1_agent_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_agent_v1_agent_proto_rawDesc), len(file_api_agent_v1_agent_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   16,
+			NumEnums:      2,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

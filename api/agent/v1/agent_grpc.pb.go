@@ -36,9 +36,12 @@ const (
 type AgentClient interface {
 	// Apply makes the node's sr6-owned routes equal to the desired state:
 	// missing routes are added, different ones replaced, others removed.
-	// Applying the same state twice changes nothing.
+	// Applying the same state twice changes nothing. A route the kernel
+	// refuses does not fail the call: the reply lists it, with the kernel's
+	// error, and the other routes are installed.
 	Apply(ctx context.Context, in *ApplyRequest, opts ...grpc.CallOption) (*ApplyResponse, error)
-	// GetState reads back what is installed now.
+	// GetState reads back what is installed now, with the route results of
+	// the last Apply.
 	GetState(ctx context.Context, in *GetStateRequest, opts ...grpc.CallOption) (*NodeState, error)
 	// WatchLinks streams interface state: one snapshot event per interface
 	// first, then every change.
@@ -120,9 +123,12 @@ type Agent_WatchMeasurementsClient = grpc.ServerStreamingClient[Measurement]
 type AgentServer interface {
 	// Apply makes the node's sr6-owned routes equal to the desired state:
 	// missing routes are added, different ones replaced, others removed.
-	// Applying the same state twice changes nothing.
+	// Applying the same state twice changes nothing. A route the kernel
+	// refuses does not fail the call: the reply lists it, with the kernel's
+	// error, and the other routes are installed.
 	Apply(context.Context, *ApplyRequest) (*ApplyResponse, error)
-	// GetState reads back what is installed now.
+	// GetState reads back what is installed now, with the route results of
+	// the last Apply.
 	GetState(context.Context, *GetStateRequest) (*NodeState, error)
 	// WatchLinks streams interface state: one snapshot event per interface
 	// first, then every change.

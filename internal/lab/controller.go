@@ -1,0 +1,51 @@
+package lab
+
+import (
+	"fmt"
+
+	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/kinds"
+	"github.com/sr6net/sr6/internal/pki"
+)
+
+// ControllerConfig is the configuration of the controller of lab o.Lab: the
+// lab's network, its agents on their sockets over mutual TLS, and its
+// store, bus and token in the lab folder unless o names others.
+func (s Store) ControllerConfig(o controller.Options) (controller.Config, error) {
+	st, err := s.Load(o.Lab)
+	if err != nil {
+		return controller.Config{}, err
+	}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return controller.Config{}, err
+	}
+	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
+	if err != nil {
+		return controller.Config{}, err
+	}
+	l := s.Layout(o.Lab)
+	var eps []controller.AgentEndpoint
+	for _, r := range withAgent {
+		tlsCfg, err := pki.ClientConfig(pki.In(l.PKI(), ControllerIdentity), r.Name)
+		if err != nil {
+			return controller.Config{}, fmt.Errorf("lab %s has no agent certificates (deployed without agents?): %w", o.Lab, err)
+		}
+		eps = append(eps, controller.AgentEndpoint{Node: r.Name, Addr: "unix://" + l.AgentSocket(r.Name), TLS: tlsCfg})
+	}
+	if o.StoreURL == "" {
+		o.StoreURL = "bolt://" + l.ControllerDB()
+	}
+	if o.BusDir == "" {
+		o.BusDir = l.ControllerBus()
+	}
+	if o.TokenFile == "" {
+		o.TokenFile = l.APIToken()
+	}
+	// A lab's namespaces share this host's clock.
+	o.ClocksSynced = true
+	return o.Config(nw, eps)
+}
+
+// TokenFile holds the bearer token of the lab's REST API (Layout.APIToken).
+func TokenFile(labDir string) string { return Layout{Dir: labDir}.APIToken() }
