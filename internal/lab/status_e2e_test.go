@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +76,7 @@ func TestPolicyStatusFromTheKernel(t *testing.T) {
 	}
 	// Not retried every second: the agent applies r1's state once or twice
 	// in 3 s, not once a second.
-	agentLog := filepath.Join(l.opts.Store.LabDir(l.name), "r1", "agent.log")
+	agentLog := l.opts.Store.Layout(l.name).AgentLog("r1")
 	applied := func() int {
 		data, _ := os.ReadFile(agentLog)
 		return strings.Count(string(data), "msg=applied")
