@@ -25,7 +25,7 @@ const (
 	Ready    State = "ready"    // running and its readiness check passed
 	Backoff  State = "backoff"  // exited; waiting before the next start
 	Stopped  State = "stopped"  // stopped by the supervisor
-	Failed   State = "failed"   // cannot be started at all (see Error)
+	Failed   State = "failed"   // cannot be started at all (see Error); retried every BackoffPolicy.Max
 )
 
 // Spec describes one supervised daemon.
@@ -176,7 +176,7 @@ type proc struct {
 }
 
 // Run keeps the daemon running until ctx ends, then stops it. It returns
-// an error only when the daemon cannot be started at all.
+// an error only when the daemon could not be started at all by then.
 func (d *Daemon) Run(ctx context.Context) error {
 	delay := d.spec.Backoff.Initial
 	p, err := d.adopt()
@@ -186,8 +186,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for {
 		if p == nil {
 			if p, err = d.start(); err != nil {
+				// Not a crash but a missing program, namespace or folder:
+				// retried at the slowest pace, for it rarely heals soon.
 				d.setState(Failed, err.Error())
-				return fmt.Errorf("daemon %s: %w", d.spec.Name, err)
+				d.log.Error("cannot start", "err", err, "retry in", d.spec.Backoff.Max)
+				t := time.NewTimer(d.spec.Backoff.Max)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return fmt.Errorf("daemon %s: %w", d.spec.Name, err)
+				case <-t.C:
+				}
+				continue
 			}
 		}
 		started := time.Now()

@@ -308,3 +308,22 @@ func TestSupervisorRunsAllAndReportsChanges(t *testing.T) {
 		t.Error("two daemons of one name accepted")
 	}
 }
+
+func TestFailedStartIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "daemon")
+	d := newDaemon(t, Spec{Name: "x", Path: prog, Backoff: BackoffPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
+	stop := run(t, d)
+	waitFor(t, d, "failed", time.Second, func(s Status) bool { return s.State == Failed })
+	// The program appears: the next retry starts it.
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, d, "ready", 2*time.Second, func(s Status) bool { return s.State == Ready })
+	if st.Error != "" || st.Restarts != 0 {
+		t.Errorf("after the retry: %+v", st)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("stop after a successful retry: %v", err)
+	}
+}

@@ -62,7 +62,7 @@ func (s *Supervisor) Status() []Status {
 
 // Run runs every daemon until ctx ends and they are all stopped. A daemon
 // that cannot be started does not stop the others; Run returns the errors
-// of all such daemons.
+// of those that were still failing to start at the end.
 func (s *Supervisor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.daemons))
