@@ -84,7 +84,9 @@ func TestCLIToken(t *testing.T) {
 	}{
 		{name: "lab without its token file", args: []string{"policy", "list", "--lab", name, "--state-dir", stateDir},
 			code: 1, stderr: "pki/api.token: no such file or directory"},
-		{name: "the lab's token", setup: func() { writeToken(t, lab.TokenFile(filepath.Join(stateDir, name)), "lab-token-0123456789") },
+		{name: "the lab's token", setup: func() {
+			writeToken(t, lab.Layout{Dir: filepath.Join(stateDir, name)}.APIToken(), "lab-token-0123456789")
+		},
 			args: []string{"policy", "list", "--lab", name, "--state-dir", stateDir}, code: 0},
 		{name: "an explicit wrong token wins over the lab's", args: []string{"policy", "list", "--lab", name, "--state-dir", stateDir, "--token-file", wrong},
 			code: 1, stderr: "wrong bearer token"},

@@ -26,15 +26,29 @@ func (a *app) labCmd() *cobra.Command {
 		Use:   "lab",
 		Short: "Deploy, inspect and destroy emulated SRv6 labs (network namespaces)",
 	}
-	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd())
+	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd())
 	return cmd
+}
+
+// labSuperviseCmd is the lab's supervisor process, which deploy starts:
+// hidden, as nobody needs to run it by hand.
+func (a *app) labSuperviseCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "supervise NAME",
+		Short:  "Run a lab's supervisor: keep its agents and controller running (deploy starts it)",
+		Args:   cobra.ExactArgs(1),
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return lab.Supervise(cmd.Context(), args[0], a.labOptions())
+		},
+	}
 }
 
 func (a *app) labDeployCmd() *cobra.Command {
 	var replace, agents, ctrl bool
 	cmd := &cobra.Command{
 		Use:   "deploy FILE",
-		Short: "Deploy the lab a topology file describes (again: no-op)",
+		Short: "Deploy the lab a topology file describes (again: restart what is missing)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
@@ -114,7 +128,7 @@ func (a *app) labInspectCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inspect [NAME|FILE]",
-		Short: "Show a lab's nodes, addresses, interface states, processes and policies",
+		Short: "Show a lab's nodes, addresses, interface states, processes, daemons and policies",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := a.labOptions()
@@ -188,7 +202,37 @@ func printInspection(a *app, in *lab.Inspection) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if in.Supervisor != nil {
+		fmt.Fprintln(a.out)
+		printDaemons(a, in)
+	}
 	return nil
+}
+
+func printDaemons(a *app, in *lab.Inspection) {
+	if in.Supervisor.Running {
+		fmt.Fprintf(a.out, "supervisor: running (pid %d)\n", in.Supervisor.PID)
+	} else {
+		fmt.Fprintf(a.out, "supervisor: NOT RUNNING: nothing restarts the daemons (sr6 lab deploy again re-converges)\n")
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAEMON\tSTATE\tPID\tRESTARTS\tSINCE\tLAST EXIT")
+	for _, d := range in.Daemons {
+		pid, last := "-", "-"
+		if d.PID > 0 {
+			pid = fmt.Sprint(d.PID)
+		}
+		if d.LastExit != nil {
+			last = d.LastExit.Reason + " at " + d.LastExit.Time.Local().Format("15:04:05")
+		}
+		state := string(d.State)
+		if d.Error != "" {
+			state += ": " + d.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.Name, state, pid, d.Restarts,
+			d.Since.Local().Format("15:04:05"), last)
+	}
+	tw.Flush()
 }
 
 func (a *app) labExecCmd() *cobra.Command {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"os"
@@ -217,5 +218,36 @@ func TestReadOrCreateToken(t *testing.T) {
 	}
 	if _, err := ReadOrCreateToken(short); err == nil {
 		t.Error("a 3-character token was accepted")
+	}
+}
+
+func TestNewTokenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "api.token")
+	// A token file left with a looser mode is tightened.
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTokenFile(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(path)
+	tok := strings.TrimSpace(string(data))
+	if b, err := hex.DecodeString(tok); err != nil || len(b) != 32 {
+		t.Errorf("token %q: want 32 bytes in hex (%v)", tok, err)
+	}
+	first := tok
+	if _, err := NewTokenFile(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	if strings.TrimSpace(string(data)) == first {
+		t.Error("two tokens are the same")
 	}
 }

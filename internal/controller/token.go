@@ -25,7 +25,22 @@ func ReadOrCreateToken(path string) (string, error) {
 	return restv1.ReadTokenFile(path)
 }
 
+// NewTokenFile writes a new random token (32 bytes in hex) to path, mode
+// 0600, replacing the one there, and returns it.
+func NewTokenFile(path string) (string, error) {
+	return writeToken(path, os.O_TRUNC)
+}
+
 func createToken(path string) (string, error) {
+	// O_EXCL: two processes creating it at once agree on one token.
+	tok, err := writeToken(path, os.O_EXCL)
+	if errors.Is(err, os.ErrExist) {
+		return ReadOrCreateToken(path)
+	}
+	return tok, err
+}
+
+func writeToken(path string, flag int) (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("token: %w", err)
@@ -34,12 +49,13 @@ func createToken(path string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}
-	// O_EXCL: two processes creating it at once agree on one token.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return ReadOrCreateToken(path)
-	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|flag, 0o600)
 	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	// An existing file keeps its mode through OpenFile: set it.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return "", fmt.Errorf("token file: %w", err)
 	}
 	if _, err := f.WriteString(tok + "\n"); err != nil {

@@ -2,16 +2,12 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,205 +15,187 @@ import (
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
-	"github.com/sr6net/sr6/internal/nsutil"
+	"github.com/sr6net/sr6/internal/agent"
+	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/pki"
+	"github.com/sr6net/sr6/internal/supervise"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
-// Files of a lab's agents and controller, inside the lab folder.
-
-// PKIDir holds the lab's CA and certificates.
-func PKIDir(labDir string) string { return filepath.Join(labDir, "pki") }
-
 // APIToken reads the bearer token of the lab's controller REST API (in
-// TokenFile, mode 0600): the CLI and the UI send it to the controller.
+// Layout.APIToken, mode 0600): the CLI and the UI send it to the controller.
 func APIToken(labDir string) (string, error) {
-	tok, err := restv1.ReadTokenFile(TokenFile(labDir))
+	tok, err := restv1.ReadTokenFile(Layout{Dir: labDir}.APIToken())
 	if err != nil {
 		return "", fmt.Errorf("controller token of the lab in %s: %w", labDir, err)
 	}
 	return tok, nil
 }
 
-// AgentSocket is where node's agent listens.
-func AgentSocket(labDir, node string) string { return filepath.Join(labDir, node, "agent.sock") }
-
 // ControllerIdentity names the controller's client certificate.
 const ControllerIdentity = "controller"
 
-// startAgents issues the lab's certificates, starts `sr6 agent` in every
-// router's namespace and waits until each answers over mutual TLS.
-func (d *deployer) startAgents(ctx context.Context) error {
+// issueCredentials creates the lab's CA, a server certificate per router's
+// agent, the controller's client certificate and, with a controller, the
+// REST API token.
+func (d *deployer) issueCredentials() error {
 	ca, err := pki.NewCA("sr6 lab " + d.nw.Name)
 	if err != nil {
 		return err
 	}
-	dir := PKIDir(d.dir)
+	dir := d.layout.PKI()
 	if _, err := ca.Issue(dir, ControllerIdentity, false); err != nil {
 		return err
 	}
-	routers := d.nw.Routers()
-	for _, r := range routers {
+	withAgent, err := nodeKinds().NodesRunning(d.nw, kinds.DaemonAgent)
+	if err != nil {
+		return err
+	}
+	for _, r := range withAgent {
 		if _, err := ca.Issue(dir, r.Name, true); err != nil {
 			return err
 		}
-	}
-	return d.eachNode(ctx, routers, func(r *topo.Node) error {
-		nodeDir := filepath.Join(d.dir, r.Name)
-		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
+		if err := os.MkdirAll(d.layout.Node(r.Name), 0o755); err != nil {
 			return err
 		}
-		f := pki.In(dir, r.Name)
-		args := []string{"agent", "--node", r.Name, "--listen", "unix://" + AgentSocket(d.dir, r.Name),
-			"--state-file", filepath.Join(nodeDir, "agent.state"), "--ca", f.CA, "--cert", f.Cert, "--key", f.Key}
-		if _, err := startDetached(d.ns(r), d.opts.Binary, args, filepath.Join(nodeDir, "agent.log")); err != nil {
-			return fmt.Errorf("start agent: %w", err)
-		}
-		return waitAgent(ctx, d.dir, r.Name, 10*time.Second)
-	})
+	}
+	if d.opts.Controller {
+		_, err := controller.NewTokenFile(d.layout.APIToken())
+		return err
+	}
+	return nil
 }
 
-// startDetached starts a long-running process in namespace ns (the host's
-// when ns is ""), in its own session, with output to logFile; sr6 does not
-// wait for it: destroy ends it.
-func startDetached(ns, binary string, args []string, logFile string) (int, error) {
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// agentName and controllerName name the lab's daemons in supervisor
+// status.
+func agentName(node string) string { return "agent/" + node }
+
+const controllerName = "controller"
+
+// agentOptions are the arguments node's agent runs with in a lab.
+func agentOptions(l Layout, node string) agent.Options {
+	f := pki.In(l.PKI(), node)
+	o := agent.DefaultOptions()
+	o.Node, o.Listen, o.StateFile = node, "unix://"+l.AgentSocket(node), l.AgentState(node)
+	o.CA, o.Cert, o.Key = f.CA, f.Cert, f.Key
+	return o
+}
+
+// daemonSpecs are the supervised daemons of the lab st describes: an agent
+// in each router's namespace, then the controller in the host's.
+func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string) ([]supervise.Spec, error) {
+	var specs []supervise.Spec
+	if !st.Agents {
+		return nil, nil
+	}
+	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer out.Close()
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if ns == "" {
-		err = cmd.Start()
-	} else {
-		err = nsutil.Start(ns, cmd)
+	for _, r := range withAgent {
+		node := r.Name
+		specs = append(specs, supervise.Spec{
+			Name: agentName(node), Netns: Namespace(st.Name, node), Path: binary, Args: agentOptions(l, node).Args(),
+			LogFile: l.AgentLog(node), PidFile: l.AgentPid(node),
+			Ready: func(ctx context.Context) error { return agentReady(ctx, l.Dir, node) },
+		})
 	}
+	if st.Controller != "" {
+		args, err := controllerArgs(st, l, stateDir)
+		if err != nil {
+			return nil, err
+		}
+		url := st.Controller
+		specs = append(specs, supervise.Spec{
+			Name: controllerName, Path: binary, Args: args,
+			LogFile: l.ControllerLog(), PidFile: l.ControllerPid(),
+			Ready: func(ctx context.Context) error { return controllerReady(ctx, url) },
+		})
+	}
+	return specs, nil
+}
+
+// controllerArgs are the arguments of the lab's controller: it listens on
+// the address of the URL in the state, keeps its store and bus in the lab
+// folder and reads the token deploy wrote.
+func controllerArgs(st *State, l Layout, stateDir string) ([]string, error) {
+	host, err := listenAddr(st.Controller)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	// Reap it if it exits while this process still runs; otherwise init
-	// inherits it.
-	go func() { _ = cmd.Wait() }()
-	return cmd.Process.Pid, nil
+	o := controller.DefaultOptions()
+	o.StateDir, o.Lab, o.Listen = stateDir, st.Name, host
+	o.StoreURL, o.BusDir, o.TokenFile = "bolt://"+l.ControllerDB(), l.ControllerBus(), l.APIToken()
+	return o.Args(), nil
+}
+
+func listenAddr(url string) (string, error) {
+	const scheme = "http://"
+	if len(url) <= len(scheme) || url[:len(scheme)] != scheme {
+		return "", fmt.Errorf("controller URL %q: want http://HOST:PORT", url)
+	}
+	host := url[len(scheme):]
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		return "", fmt.Errorf("controller URL %q: %w", url, err)
+	}
+	return host, nil
 }
 
 // AgentClient dials node's agent of the lab in labDir over mutual TLS.
 func AgentClient(labDir, node string) (agentv1.AgentClient, func(), error) {
-	tlsCfg, err := pki.ClientConfig(pki.In(PKIDir(labDir), ControllerIdentity), node)
+	l := Layout{Dir: labDir}
+	tlsCfg, err := pki.ClientConfig(pki.In(l.PKI(), ControllerIdentity), node)
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, err := grpc.NewClient("unix://"+AgentSocket(labDir, node), grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
+	conn, err := grpc.NewClient("unix://"+l.AgentSocket(node), grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		return nil, nil, err
 	}
 	return agentv1.NewAgentClient(conn), func() { conn.Close() }, nil
 }
 
-func waitAgent(ctx context.Context, labDir, node string, timeout time.Duration) error {
+// agentReady: the agent answers GetState over mutual TLS, as the
+// controller will talk to it.
+func agentReady(ctx context.Context, labDir, node string) error {
 	client, closeFn, err := AgentClient(labDir, node)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		cctx, ccancel := context.WithTimeout(ctx, time.Second)
-		_, err := client.GetState(cctx, &agentv1.GetStateRequest{})
-		ccancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("agent of %s not ready after %s: %v (log: %s)", node, timeout, err,
-				filepath.Join(labDir, node, "agent.log"))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	_, err = client.GetState(ctx, &agentv1.GetStateRequest{})
+	return err
 }
 
-// startController starts `sr6 controller` for the lab on a free loopback
-// port and waits for its health check.
-func (d *deployer) startController(ctx context.Context) error {
-	port, err := freePort()
+// controllerReady: GET /healthz answers 200.
+func controllerReady(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/healthz", nil)
 	if err != nil {
 		return err
 	}
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"controller", "--lab", d.nw.Name, "--state-dir", d.opts.Store.Dir, "--listen", "127.0.0.1:" + strconv.Itoa(port)}
-	pid, err := startDetached("", d.opts.Binary, args, filepath.Join(d.dir, "controller.log"))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("start controller: %w", err)
+		return err
 	}
-	d.controllerURL, d.controllerPID = url, pid
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("controller not healthy at %s after 10s (log: %s)", url, filepath.Join(d.dir, "controller.log"))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /healthz: %s", resp.Status)
 	}
+	return nil
 }
 
-func freePort() (int, error) {
+// freeURL picks a free loopback port for the lab's controller.
+func freeURL() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return "http://127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
-// controllerPIDs finds the controller processes of lab name: they run in
-// the host namespace, so destroy cannot find them by namespace. The pid in
-// the state counts if that process is still an sr6 controller; any other
-// process started with this lab's --lab and --state-dir counts too.
-func controllerPIDs(name, stateDir string, st *State) []int {
-	var pids []int
-	if st != nil && st.ControllerPID > 0 {
-		raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(st.ControllerPID), "cmdline"))
-		if err == nil && strings.Contains(string(raw), "controller\x00--lab\x00"+name+"\x00") {
-			pids = append(pids, st.ControllerPID)
-		}
-	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() || slices.Contains(pids, pid) {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if len(args) > 4 && args[1] == "controller" && hasArgPair(args, "--lab", name) && hasArgPair(args, "--state-dir", stateDir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+var errNoDaemons = errors.New("lab runs no daemons")
 
-func hasArgPair(args []string, flag, value string) bool {
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == flag && args[i+1] == value {
-			return true
-		}
-	}
-	return false
-}
+// readyTimeout bounds how long deploy waits for the daemons.
+const readyTimeout = 30 * time.Second

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/kinds"
@@ -25,31 +24,28 @@ func (s Store) ControllerConfig(o controller.Options) (controller.Config, error)
 	if err != nil {
 		return controller.Config{}, err
 	}
-	dir, err := s.LabDir(o.Lab)
+	l, err := s.Layout(o.Lab)
 	if err != nil {
 		return controller.Config{}, err
 	}
 	var eps []controller.AgentEndpoint
 	for _, r := range withAgent {
-		tlsCfg, err := pki.ClientConfig(pki.In(PKIDir(dir), ControllerIdentity), r.Name)
+		tlsCfg, err := pki.ClientConfig(pki.In(l.PKI(), ControllerIdentity), r.Name)
 		if err != nil {
 			return controller.Config{}, fmt.Errorf("lab %s has no agent certificates (deployed without agents?): %w", o.Lab, err)
 		}
-		eps = append(eps, controller.AgentEndpoint{Node: r.Name, Addr: "unix://" + AgentSocket(dir, r.Name), TLS: tlsCfg})
+		eps = append(eps, controller.AgentEndpoint{Node: r.Name, Addr: "unix://" + l.AgentSocket(r.Name), TLS: tlsCfg})
 	}
 	if o.StoreURL == "" {
-		o.StoreURL = "bolt://" + filepath.Join(dir, "controller.db")
+		o.StoreURL = "bolt://" + l.ControllerDB()
 	}
 	if o.BusDir == "" {
-		o.BusDir = filepath.Join(dir, "bus")
+		o.BusDir = l.ControllerBus()
 	}
 	if o.TokenFile == "" {
-		o.TokenFile = TokenFile(dir)
+		o.TokenFile = l.APIToken()
 	}
 	// A lab's namespaces share this host's clock.
 	o.ClocksSynced = true
 	return o.Config(nw, eps)
 }
-
-// TokenFile holds the bearer token of the lab's REST API.
-func TokenFile(labDir string) string { return filepath.Join(PKIDir(labDir), "api.token") }

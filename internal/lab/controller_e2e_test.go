@@ -6,16 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/lab"
-	"github.com/sr6net/sr6/internal/nsutil"
 )
 
 // sr6Binary is built once for the tests that run agents and controllers.
@@ -253,65 +250,16 @@ func TestControllerReroutes(t *testing.T) {
 	})
 }
 
-// processOf finds a process of the lab by a word of its command line and
-// returns its pid and arguments.
-func processOf(t *testing.T, word, labDir string) (int, []string) {
-	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if strings.Contains(string(raw), labDir) && strings.Contains(string(raw), word) {
-			return pid, args
-		}
-	}
-	t.Fatalf("no process %q for %s", word, labDir)
-	return 0, nil
-}
-
-func restart(t *testing.T, ns string, pid int, args []string, logFile string) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
-		t.Fatal(err)
-	}
-	for syscall.Kill(pid, 0) == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if ns != "" {
-		err = nsutil.Start(ns, cmd)
-	} else {
-		err = cmd.Start()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait() }()
-}
-
-// TestRestartsConverge kills the headend's agent, changes policies while it
-// is down, restarts it, then restarts the controller: the node ends with
-// exactly the routes of the current policies (none stale, none doubled).
+// TestRestartsConverge kills the lab's supervisor and the headend's agent,
+// changes policies while the agent is down, deploys again (which restarts
+// it), then kills the controller (which the supervisor restarts): the node
+// ends with exactly the routes of the current policies (none stale, none
+// doubled).
 func TestRestartsConverge(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
 	c := l.withController()
 	l.addPolicy(c, restv1.Policy{Name: "old", From: "h1", To: "h2", Include: []string{"r2"}})
-	dir := l.dir()
 	eventually(t, 5*time.Second, "old programmed", func() error {
 		if n, err := l.steeringCount("r1"); err != nil || n != 2 {
 			return fmt.Errorf("%d steering routes (%v)", n, err)
@@ -319,10 +267,11 @@ func TestRestartsConverge(t *testing.T) {
 		return nil
 	})
 
-	pid, args := processOf(t, "--node\x00r1", dir)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	// With its supervisor gone, nothing restarts the killed agent: the
+	// policies change while it is down.
+	layout := l.layout()
+	killDaemon(t, layout.SupervisorPid())
+	killDaemon(t, layout.AgentPid("r1"))
 	// A policy whose headend's agent is dead is not up.
 	l.waitState(c, "old", restv1.StatePending, "headend r1's agent is unreachable")
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {
@@ -334,7 +283,8 @@ func TestRestartsConverge(t *testing.T) {
 	if !strings.Contains(out, "seg6") {
 		t.Fatalf("expected the stale steering route while the agent is down, got %q", out)
 	}
-	restart(t, lab.Namespace(l.name, "r1"), pid, args, filepath.Join(dir, "r1", "agent.log"))
+	// Deploying again starts a supervisor, which starts the dead agent.
+	l.deploy()
 	want := "fd00:77::/64 " + l.nw.Node("r3").SIDs.DT6.String()
 	eventually(t, 10*time.Second, "r1 converged after its agent restarted", func() error {
 		st, err := l.nodeState("r1")
@@ -348,8 +298,7 @@ func TestRestartsConverge(t *testing.T) {
 		return nil
 	})
 
-	cpid, cargs := processOf(t, "controller\x00--lab\x00"+l.name, l.opts.Store.Dir)
-	restart(t, "", cpid, cargs, filepath.Join(dir, "controller.log"))
+	killDaemon(t, layout.ControllerPid())
 	eventually(t, 10*time.Second, "controller back with its policies", func() error {
 		vs, err := c.Policies(context.Background())
 		if err != nil {

@@ -75,9 +75,11 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 		return nil, err
 	}
 	defer unlock()
-	if dir, err := opts.Store.LabDir(nw.Name); err != nil {
+	layout, err := opts.Store.Layout(nw.Name)
+	if err != nil {
 		return nil, err
-	} else if err := checkSocketPaths(dir, nw, opts.Agents); err != nil {
+	}
+	if err := checkSocketPaths(layout.Dir, nw, opts.Agents); err != nil {
 		return nil, err
 	}
 
@@ -85,8 +87,7 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	if old, err := opts.Store.Load(nw.Name); err == nil {
 		switch {
 		case old.Phase == PhaseRunning && old.Hash == hash && allExist(old.Namespaces):
-			fmt.Fprintf(opts.Progress, "lab %s is already deployed from this topology: nothing to do\n", nw.Name)
-			return old, nil
+			return reconverge(ctx, nw, old, layout, opts)
 		case old.Phase == PhaseRunning && old.Hash != hash && !opts.Replace:
 			return nil, fmt.Errorf("lab %s is already deployed from another topology (%s, %s); destroy it first or deploy with --replace",
 				nw.Name, old.Source, old.Deployed.Format(time.RFC3339))
@@ -113,11 +114,7 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	if err := opts.Store.Save(st); err != nil {
 		return nil, err
 	}
-	dir, err := opts.Store.LabDir(nw.Name)
-	if err != nil {
-		return nil, err
-	}
-	d := &deployer{nw: nw, opts: opts, dir: dir}
+	d := &deployer{nw: nw, opts: opts, layout: layout, st: st}
 	start := time.Now()
 	routers := len(nw.Routers())
 	fmt.Fprintf(opts.Progress, "deploying lab %s: %d routers, %d hosts, %d links, routing %s\n",
@@ -130,8 +127,6 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 		return nil, fmt.Errorf("deploy %s: %w", nw.Name, err)
 	}
 	st.Phase = PhaseRunning
-	st.Agents = opts.Agents
-	st.Controller, st.ControllerPID = d.controllerURL, d.controllerPID
 	if err := opts.Store.Save(st); err != nil {
 		return nil, err
 	}
@@ -160,13 +155,35 @@ func labNamespaces(lab string) []string {
 	return out
 }
 
+// reconverge brings a running lab's daemons back: a deploy of the same
+// topology starts what is missing instead of doing nothing.
+func reconverge(ctx context.Context, nw *topo.Network, st *State, layout Layout, opts Options) (*State, error) {
+	if !st.Agents {
+		fmt.Fprintf(opts.Progress, "lab %s is already deployed from this topology (without daemons): nothing to do\n", nw.Name)
+		return st, nil
+	}
+	d := &deployer{nw: nw, opts: opts, layout: layout, st: st}
+	report, err := d.ensureDaemons(ctx)
+	for _, line := range report {
+		fmt.Fprintf(opts.Progress, "  %s\n", line)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("deploy %s: %w", nw.Name, err)
+	}
+	if len(report) == 0 {
+		fmt.Fprintf(opts.Progress, "lab %s is already deployed from this topology, its daemons ready: nothing to do\n", nw.Name)
+	} else {
+		fmt.Fprintf(opts.Progress, "lab %s re-converged: every daemon ready\n", nw.Name)
+	}
+	return st, nil
+}
+
 // deployer runs the steps of one deploy.
 type deployer struct {
-	nw            *topo.Network
-	opts          Options
-	dir           string
-	controllerURL string
-	controllerPID int
+	nw     *topo.Network
+	opts   Options
+	layout Layout
+	st     *State // saved again once the daemons are known
 }
 
 func (d *deployer) run(ctx context.Context) error {
@@ -189,10 +206,7 @@ func (d *deployer) run(ctx context.Context) error {
 		steps = append(steps, step{"isis", d.startISIS})
 	}
 	if d.opts.Agents {
-		steps = append(steps, step{"agents", d.startAgents})
-	}
-	if d.opts.Controller {
-		steps = append(steps, step{"controller", d.startController})
+		steps = append(steps, step{"daemons", d.startDaemons})
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -205,6 +219,28 @@ func (d *deployer) run(ctx context.Context) error {
 		fmt.Fprintf(d.opts.Progress, "  %-16s done in %s\n", s.name, time.Since(t).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// startDaemons issues the lab's credentials, records which daemons it
+// runs (and the controller's address) in the state, then starts the lab's
+// supervisor, which starts them, and waits until they are all ready.
+func (d *deployer) startDaemons(ctx context.Context) error {
+	if err := d.issueCredentials(); err != nil {
+		return err
+	}
+	d.st.Agents = true
+	if d.opts.Controller {
+		url, err := freeURL()
+		if err != nil {
+			return err
+		}
+		d.st.Controller = url
+	}
+	if err := d.opts.Store.Save(d.st); err != nil {
+		return err
+	}
+	_, err := d.ensureDaemons(ctx)
+	return err
 }
 
 // eachNode runs fn for every node with bounded parallelism.

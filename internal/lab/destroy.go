@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
 )
 
@@ -53,9 +54,18 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 		fmt.Fprintf(opts.Progress, "lab %s does not exist: nothing to destroy\n", name)
 		return nil
 	}
-	// The controller lives in the host namespace: end it first, so it does
-	// not watch its agents disappear.
-	killed := killPIDs(ctx, controllerPIDs(name, opts.Store.Dir, st))
+	// The supervisor goes first, so that nothing restarts what destroy
+	// ends; it stops the controller (in the host namespace) and the agents.
+	layout, err := opts.Store.Layout(name)
+	if err != nil {
+		return err
+	}
+	killed, err := stopDaemons(ctx, layout, stateRouters(st))
+	if err != nil {
+		// A torn pid file must not keep the lab alive: the namespace sweep
+		// below still ends the agents.
+		opts.Log.Warn("destroy: stopping the daemons", "lab", name, "err", err)
+	}
 	pids, err := nsutil.PIDs(namespaces...)
 	if err != nil {
 		return fmt.Errorf("destroy %s: %w", name, err)
@@ -80,6 +90,28 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	fmt.Fprintf(opts.Progress, "lab %s destroyed: %d namespaces, %d processes, in %s\n",
 		name, len(namespaces), killed, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// stateRouters names the nodes of the lab st describes that run an agent,
+// whose pid files destroy reads; none when the state or its topology is unreadable (the
+// namespace sweep still finds the agents).
+func stateRouters(st *State) []string {
+	if st == nil {
+		return nil
+	}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return nil
+	}
+	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range withAgent {
+		out = append(out, r.Name)
+	}
+	return out
 }
 
 // killPIDs ends processes: SIGTERM, a grace period, then SIGKILL. A

@@ -97,6 +97,15 @@ func (l *testLab) dir() string {
 	return dir
 }
 
+func (l *testLab) layout() lab.Layout {
+	l.t.Helper()
+	layout, err := l.opts.Store.Layout(l.name)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return layout
+}
+
 // hostAddr returns a host's planned address of the given family.
 func (l *testLab) hostAddr(host string, v4 bool) string {
 	ifc := l.nw.Node(host).Interfaces[0]

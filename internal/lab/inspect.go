@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/sr6net/sr6/internal/nsutil"
+	"github.com/sr6net/sr6/internal/supervise"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
@@ -23,7 +25,26 @@ type Inspection struct {
 	Routing  string       `json:"routing"`
 	Deployed time.Time    `json:"deployed"`
 	Nodes    []NodeStatus `json:"nodes"`
+	// Supervisor and Daemons are the lab's supervised agents and
+	// controller; absent for a lab deployed without them.
+	Supervisor *SupervisorHealth  `json:"supervisor,omitempty"`
+	Daemons    []supervise.Status `json:"daemons,omitempty"`
 }
+
+// SupervisorHealth tells whether a lab's supervisor runs.
+type SupervisorHealth struct {
+	PID     int  `json:"pid,omitempty"`
+	Running bool `json:"running"`
+}
+
+// Daemon states Inspect reports when the supervisor is not running, so
+// that its last word is not taken for the truth.
+const (
+	// DaemonUnsupervised: the process runs, but nothing restarts it.
+	DaemonUnsupervised supervise.State = "unsupervised"
+	// DaemonDead: the process is gone and nothing restarts it.
+	DaemonDead supervise.State = "dead"
+)
 
 // NodeStatus is one node of an Inspection.
 type NodeStatus struct {
@@ -82,7 +103,37 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 		}
 		in.Nodes = append(in.Nodes, s)
 	}
+	if st.Agents {
+		layout, err := opts.Store.Layout(name)
+		if err != nil {
+			return nil, err
+		}
+		in.Supervisor, in.Daemons = daemonHealth(layout)
+	}
 	return in, nil
+}
+
+// daemonHealth joins the supervisor's status file with whether the
+// supervisor still runs; without it, each daemon's pid is checked here.
+func daemonHealth(l Layout) (*SupervisorHealth, []supervise.Status) {
+	pid, running := supervise.Running(l.SupervisorPid())
+	h := &SupervisorHealth{PID: pid, Running: running}
+	st, err := ReadDaemonsStatus(l)
+	if err != nil {
+		return h, nil
+	}
+	ds := st.Daemons
+	if running && st.Supervisor == pid {
+		return h, ds
+	}
+	for i := range ds {
+		if ds[i].PID > 0 && syscall.Kill(ds[i].PID, 0) == nil && !isZombie(ds[i].PID) {
+			ds[i].State = DaemonUnsupervised
+		} else {
+			ds[i].State, ds[i].PID = DaemonDead, 0
+		}
+	}
+	return h, ds
 }
 
 func readInterfaces(ns string, ifcs []InterfaceStatus) error {

@@ -23,17 +23,6 @@ import (
 // FRRDir is where Debian's frr package installs its daemons.
 const FRRDir = "/usr/lib/frr"
 
-// frrPaths are one router's FRR files, all inside the lab directory so
-// that labs never share a socket or pid file.
-type frrPaths struct{ dir string }
-
-func (p frrPaths) conf(daemon string) string { return filepath.Join(p.dir, daemon+".conf") }
-func (p frrPaths) pid(daemon string) string  { return filepath.Join(p.dir, daemon+".pid") }
-func (p frrPaths) zserv() string             { return filepath.Join(p.dir, "zserv.api") }
-func (p frrPaths) log() string               { return filepath.Join(p.dir, "frr.log") }
-
-func (d *deployer) frr(r *topo.Node) frrPaths { return frrPaths{dir: filepath.Join(d.dir, r.Name)} }
-
 // startISIS writes each router's configuration, starts zebra and isisd in
 // its namespace and waits until every router has learned a route to the
 // loopback and locator of every router it is connected to.
@@ -45,28 +34,30 @@ func (d *deployer) startISIS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := searchable(d.dir); err != nil {
+	if err := searchable(d.layout.Dir); err != nil {
 		return fmt.Errorf("FRR daemons run as user %s: %w", frrUser, err)
 	}
 	routers := d.nw.Routers()
 	err = d.eachNode(ctx, routers, func(r *topo.Node) error {
-		p := d.frr(r)
-		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		// Each router's FRR files live in its own folder of the lab, so
+		// that labs and routers never share a socket or pid file.
+		l, dir := d.layout, d.layout.Node(r.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		// FRR daemons drop privileges to the frr user, which must be able to
 		// write their pid files, sockets and log here.
-		if err := os.Chown(p.dir, owner.uid, owner.gid); err != nil {
+		if err := os.Chown(dir, owner.uid, owner.gid); err != nil {
 			return err
 		}
 		cfg := underlay.ISISConfig(r)
 		for daemon, text := range map[string]string{"zebra": cfg.Zebra, "isisd": cfg.ISISd} {
-			if err := os.WriteFile(p.conf(daemon), []byte(text), 0o644); err != nil {
+			if err := os.WriteFile(l.FRRConf(r.Name, daemon), []byte(text), 0o644); err != nil {
 				return err
 			}
 		}
 		for _, daemon := range []string{"zebra", "isisd"} {
-			if err := startDaemon(ctx, d.ns(r), p, daemon); err != nil {
+			if err := startDaemon(ctx, d.ns(r), l, r.Name, daemon); err != nil {
 				return err
 			}
 		}
@@ -127,14 +118,14 @@ func lastLines(s string, n int) string {
 
 // startDaemon starts an FRR daemon in the background (-d) in namespace ns
 // and waits for its pid file, which FRR writes once it is initialised.
-func startDaemon(ctx context.Context, ns string, p frrPaths, daemon string) error {
+func startDaemon(ctx context.Context, ns string, l Layout, node, daemon string) error {
 	args := []string{
-		"-d", "-f", p.conf(daemon), "-i", p.pid(daemon), "-z", p.zserv(),
-		"--vty_socket", p.dir, "-u", frrUser, "-g", frrUser, "-P", "0",
-		"--log", "file:" + p.log(),
+		"-d", "-f", l.FRRConf(node, daemon), "-i", l.FRRPid(node, daemon), "-z", l.FRRZserv(node),
+		"--vty_socket", l.FRRVtyDir(node), "-u", frrUser, "-g", frrUser, "-P", "0",
+		"--log", "file:" + l.FRRLog(node),
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(FRRDir, daemon), args...)
-	out, err := os.OpenFile(filepath.Join(p.dir, daemon+".out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	out, err := os.OpenFile(l.FRROut(node, daemon), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -144,16 +135,16 @@ func startDaemon(ctx context.Context, ns string, p frrPaths, daemon string) erro
 	if err := nsutil.Run(ns, cmd); err != nil {
 		// The lab folder goes away on rollback: carry the daemon's words.
 		msg, _ := os.ReadFile(out.Name())
-		logTail, _ := os.ReadFile(p.log())
+		logTail, _ := os.ReadFile(l.FRRLog(node))
 		return fmt.Errorf("start %s: %w: %s", daemon, err, lastLines(string(msg)+string(logTail), 3))
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(p.pid(daemon)); err == nil {
+		if _, err := os.Stat(l.FRRPid(node, daemon)); err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s wrote no pid file within 10s (see %s)", daemon, p.log())
+			return fmt.Errorf("%s wrote no pid file within 10s (see %s)", daemon, l.FRRLog(node))
 		}
 		select {
 		case <-ctx.Done():
@@ -199,7 +190,7 @@ func (d *deployer) waitConverged(ctx context.Context, routers []*topo.Node) erro
 		case <-ctx.Done():
 			for r, m := range pending {
 				return fmt.Errorf("IS-IS did not converge within %s: %s has no route to %v (logs in %s)",
-					d.opts.ConvergeTimeout, r.Name, m, d.frr(r).log())
+					d.opts.ConvergeTimeout, r.Name, m, d.layout.FRRLog(r.Name))
 			}
 		case <-time.After(200 * time.Millisecond):
 		}

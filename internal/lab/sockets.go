@@ -22,15 +22,16 @@ func checkSocketPaths(labDir string, nw *topo.Network, agents bool) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range nw.Routers() {
+	l := Layout{Dir: abs}
+	for _, r := range nw.NodesWith(topo.Underlay) {
 		var paths []string
 		if nw.Routing == topo.RoutingISIS {
-			p := frrPaths{dir: filepath.Join(abs, r.Name)}
-			// --vty_socket puts <daemon>.vty in the node's folder.
-			paths = append(paths, p.zserv(), filepath.Join(p.dir, "isisd.vty"), filepath.Join(p.dir, "zebra.vty"))
+			// --vty_socket puts <daemon>.vty in FRRVtyDir.
+			paths = append(paths, l.FRRZserv(r.Name), filepath.Join(l.FRRVtyDir(r.Name), "isisd.vty"),
+				filepath.Join(l.FRRVtyDir(r.Name), "zebra.vty"))
 		}
 		if agents {
-			paths = append(paths, AgentSocket(abs, r.Name))
+			paths = append(paths, l.AgentSocket(r.Name))
 		}
 		for _, p := range paths {
 			if len(p) > unixPathMax {

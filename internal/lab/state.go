@@ -25,16 +25,15 @@ const (
 // anything is created, so that a crash at any point leaves enough on disk
 // for destroy to find every namespace and process.
 type State struct {
-	Name          string    `json:"name"`
-	Source        string    `json:"source"`   // topology file it was deployed from
-	Topology      string    `json:"topology"` // that file's text, so the lab outlives edits to it
-	Hash          string    `json:"hash"`
-	Phase         string    `json:"phase"`
-	Namespaces    []string  `json:"namespaces"`
-	Agents        bool      `json:"agents,omitempty"`
-	Controller    string    `json:"controller,omitempty"` // REST URL of the lab's controller
-	ControllerPID int       `json:"controller_pid,omitempty"`
-	Deployed      time.Time `json:"deployed"`
+	Name       string    `json:"name"`
+	Source     string    `json:"source"`   // topology file it was deployed from
+	Topology   string    `json:"topology"` // that file's text, so the lab outlives edits to it
+	Hash       string    `json:"hash"`
+	Phase      string    `json:"phase"`
+	Namespaces []string  `json:"namespaces"`
+	Agents     bool      `json:"agents,omitempty"`
+	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
+	Deployed   time.Time `json:"deployed"`
 }
 
 // Network re-plans the topology the lab was deployed from.
@@ -61,11 +60,11 @@ func (s Store) LabDir(name string) (string, error) {
 }
 
 func (s Store) statePath(name string) (string, error) {
-	dir, err := s.LabDir(name)
+	l, err := s.Layout(name)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "state.json"), nil
+	return l.State(), nil
 }
 
 // Load reads lab name's state; os.ErrNotExist if there is no such lab.
@@ -150,13 +149,14 @@ func (s Store) List() ([]string, error) {
 // deploy, destroy or change the same lab at once. Call the returned func to
 // release it.
 func (s Store) Lock(name string) (func(), error) {
-	if err := CheckName(name); err != nil {
+	l, err := s.Layout(name)
+	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
-	f, err := os.OpenFile(filepath.Join(s.Dir, "."+name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(l.Lock(), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +75,7 @@ func TestPolicyStatusFromTheKernel(t *testing.T) {
 	}
 	// Not retried every second: the agent applies r1's state once or twice
 	// in 3 s, not once a second.
-	agentLog := filepath.Join(l.dir(), "r1", "agent.log")
+	agentLog := l.layout().AgentLog("r1")
 	applied := func() int {
 		data, _ := os.ReadFile(agentLog)
 		return strings.Count(string(data), "msg=applied")

@@ -1,0 +1,288 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sr6net/sr6/internal/supervise"
+)
+
+// DaemonsStatus is what a lab's supervisor reports of its daemons, in the
+// file Layout.SupervisorStatus.
+type DaemonsStatus struct {
+	Supervisor int                `json:"supervisor_pid"`
+	Started    time.Time          `json:"started"`
+	Updated    time.Time          `json:"updated"`
+	Daemons    []supervise.Status `json:"daemons"`
+}
+
+// SupervisorArgs are the arguments of `sr6 lab supervise` for lab name.
+func SupervisorArgs(stateDir, name string) []string {
+	return []string{"--state-dir", stateDir, "lab", "supervise", name}
+}
+
+// Supervise runs the supervisor of lab name until ctx ends: it starts (or
+// adopts) the lab's agents and controller, restarts them when they exit,
+// writes their status to the lab folder and stops them when ctx ends. Deploy
+// starts it as a process of its own (see SupervisorArgs).
+func Supervise(ctx context.Context, name string, opts Options) error {
+	opts.defaults()
+	st, err := opts.Store.Load(name)
+	if err != nil {
+		return err
+	}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return fmt.Errorf("lab %s: stored topology: %w", name, err)
+	}
+	l, err := opts.Store.Layout(name)
+	if err != nil {
+		return err
+	}
+	specs, err := daemonSpecs(st, nw, l, opts.Binary, opts.Store.Dir)
+	if err != nil {
+		return fmt.Errorf("supervise %s: %w", name, err)
+	}
+	if len(specs) == 0 {
+		return fmt.Errorf("supervise %s: %w", name, errNoDaemons)
+	}
+	self := os.Getpid()
+	if pid, ok := supervise.Running(l.SupervisorPid()); ok && pid != self {
+		return fmt.Errorf("supervise %s: supervisor %d already runs", name, pid)
+	}
+	if err := supervise.WritePidFile(l.SupervisorPid(), self); err != nil {
+		return err
+	}
+	defer removeIfOurs(l.SupervisorPid(), self)
+	// Restarts counted by an earlier supervisor of this lab carry over.
+	if prev, err := ReadDaemonsStatus(l); err == nil {
+		for i := range specs {
+			for _, d := range prev.Daemons {
+				if d.Name == specs[i].Name {
+					specs[i].PriorRestarts = d.Restarts
+				}
+			}
+		}
+	}
+	status := DaemonsStatus{Supervisor: self, Started: time.Now().UTC()}
+	sup, err := supervise.New(specs, supervise.Options{Log: opts.Log, OnChange: func(ss []supervise.Status) {
+		status.Daemons, status.Updated = ss, time.Now().UTC()
+		if err := writeJSONAtomic(l.SupervisorStatus(), status); err != nil {
+			opts.Log.Error("write status", "err", err)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	opts.Log.Info("supervising", "lab", name, "daemons", len(specs), "pid", self)
+	return sup.Run(ctx)
+}
+
+func removeIfOurs(pidFile string, pid int) {
+	if p, ok := supervise.Running(pidFile); ok && p == pid {
+		_ = os.Remove(pidFile)
+	}
+}
+
+// ReadDaemonsStatus reads the status file of the lab in l; os.ErrNotExist
+// when no supervisor ever wrote one.
+func ReadDaemonsStatus(l Layout) (*DaemonsStatus, error) {
+	data, err := os.ReadFile(l.SupervisorStatus())
+	if err != nil {
+		return nil, err
+	}
+	var s DaemonsStatus
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("read %s: %w", l.SupervisorStatus(), err)
+	}
+	return &s, nil
+}
+
+// writeJSONAtomic writes v to path through a temporary file and a rename,
+// so that readers never see half a file.
+func writeJSONAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ensureDaemons makes the lab's daemons run: it starts the supervisor if
+// none runs (which adopts living daemons and starts dead ones), waits until
+// every daemon is ready and returns what it found and did, one line each.
+func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
+	l := d.layout
+	before, _ := ReadDaemonsStatus(l)
+	pid, running := supervise.Running(l.SupervisorPid())
+	var report []string
+	if !running {
+		var err error
+		if pid, err = startSupervisor(d.opts.Binary, SupervisorArgs(d.opts.Store.Dir, d.nw.Name), l); err != nil {
+			return nil, err
+		}
+		if before != nil {
+			report = append(report, fmt.Sprintf("supervisor was not running: started it (pid %d)", pid))
+		}
+	}
+	after, err := waitDaemons(ctx, l, pid, readyTimeout)
+	if err != nil {
+		return report, err
+	}
+	if before == nil {
+		return report, nil
+	}
+	was := map[string]supervise.Status{}
+	for _, s := range before.Daemons {
+		was[s.Name] = s
+	}
+	for _, s := range after.Daemons {
+		old := was[s.Name]
+		switch {
+		case !running && s.Adopted:
+			report = append(report, fmt.Sprintf("%s: running (pid %d): adopted", s.Name, s.PID))
+		case !running:
+			report = append(report, fmt.Sprintf("%s: was not running: started (pid %d)", s.Name, s.PID))
+		case old.State != supervise.Ready || s.Restarts > old.Restarts:
+			why := string(old.State)
+			if s.LastExit != nil {
+				why = s.LastExit.Reason
+			}
+			report = append(report, fmt.Sprintf("%s: restarted (%s), ready again (pid %d, %d restarts)", s.Name, why, s.PID, s.Restarts))
+		}
+	}
+	return report, nil
+}
+
+// startSupervisor starts `sr6 lab supervise` in the host namespace, in
+// its own session so that it outlives this process, and records its pid.
+func startSupervisor(binary string, args []string, l Layout) (int, error) {
+	out, err := os.OpenFile(l.SupervisorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("start supervisor: %w", err)
+	}
+	defer out.Close()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start supervisor: %w", err)
+	}
+	// Reap it should it exit while this process still runs; otherwise init
+	// inherits it.
+	go func() { _ = cmd.Wait() }()
+	if err := supervise.WritePidFile(l.SupervisorPid(), cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		return 0, err
+	}
+	return cmd.Process.Pid, nil
+}
+
+// waitDaemons waits until supervisor pid reports every daemon ready. A
+// status file an earlier supervisor left does not count: its pid differs.
+func waitDaemons(ctx context.Context, l Layout, pid int, timeout time.Duration) (*DaemonsStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		st, err := ReadDaemonsStatus(l)
+		if err == nil && st.Supervisor == pid && len(st.Daemons) > 0 {
+			var waiting, failed []string
+			for _, s := range st.Daemons {
+				switch s.State {
+				case supervise.Ready:
+				case supervise.Failed:
+					failed = append(failed, s.Name+": "+s.Error)
+				default:
+					w := fmt.Sprintf("%s %s", s.Name, s.State)
+					if s.LastExit != nil {
+						w += " (last exit: " + s.LastExit.Reason + ")"
+					}
+					waiting = append(waiting, w)
+				}
+			}
+			if len(failed) > 0 {
+				return st, fmt.Errorf("daemons failed: %s (logs in %s)", strings.Join(failed, "; "), l.Dir)
+			}
+			if len(waiting) == 0 {
+				return st, nil
+			}
+			if ctx.Err() != nil {
+				return st, fmt.Errorf("daemons not ready after %s: %s (logs in %s)", timeout, strings.Join(waiting, ", "), l.Dir)
+			}
+		}
+		if p, ok := supervise.Running(l.SupervisorPid()); !ok || p != pid {
+			return nil, fmt.Errorf("the lab's supervisor (pid %d) exited: %s", pid, tail(l.SupervisorLog(), 3))
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil && st.Supervisor == pid {
+				continue // report the daemons' last states
+			}
+			return nil, fmt.Errorf("the lab's supervisor (pid %d) reported nothing within %s (log: %s)", pid, timeout, l.SupervisorLog())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// tail returns the last n lines of a file, joined by " | ".
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return lastLines(string(data), n)
+}
+
+// stopDaemons ends the lab's supervisor (which stops its daemons) and then
+// any daemon it left behind, so that nothing restarts what destroy removes.
+// It returns how many processes it ended.
+func stopDaemons(ctx context.Context, l Layout, routers []string) (int, error) {
+	n := 0
+	var errs []error
+	running := 0
+	if st, err := ReadDaemonsStatus(l); err == nil {
+		for _, d := range st.Daemons {
+			if d.PID > 0 {
+				running++
+			}
+		}
+	}
+	// The supervisor gives each daemon its grace period, in parallel.
+	ok, err := supervise.TerminatePidFile(ctx, l.SupervisorPid(), 10*time.Second)
+	if ok {
+		n += 1 + running
+	}
+	errs = append(errs, err)
+	pidFiles := []string{l.ControllerPid()}
+	for _, r := range routers {
+		pidFiles = append(pidFiles, l.AgentPid(r))
+	}
+	for _, f := range pidFiles {
+		ok, err := supervise.TerminatePidFile(ctx, f, 3*time.Second)
+		if ok {
+			n++
+		}
+		errs = append(errs, err)
+	}
+	return n, errors.Join(errs...)
+}
