@@ -175,6 +175,16 @@ type proc struct {
 	exit    func() Exit // valid once done is closed
 }
 
+// exited tells whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Run keeps the daemon running until ctx ends, then stops it. It returns
 // an error only when the daemon could not be started at all by then.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -216,7 +226,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			exit = p.exit()
 			exit.Reason = notReady.Error() + " (killed)"
 		} else {
-			if st := d.Status(); st.State == Starting {
+			// A process that exited before its check passed was never
+			// ready: it goes straight to backoff.
+			if st := d.Status(); st.State == Starting && !p.exited() {
 				d.setState(Ready, "")
 				d.log.Info("ready", "pid", p.pid, "after", time.Since(started).Round(time.Millisecond))
 			}
@@ -250,7 +262,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // waitReady polls the readiness check until it passes, the process exits
-// (nil: the exit is handled by the caller), ReadyTimeout passes or ctx ends.
+// (nil: the caller sees the exit, p.exited), ReadyTimeout passes or ctx ends.
 func (d *Daemon) waitReady(ctx context.Context, p *proc) error {
 	if d.spec.Ready == nil {
 		return nil

@@ -104,7 +104,7 @@ func TestBackoffDoublesAndCaps(t *testing.T) {
 	var starts []time.Time
 	dir := t.TempDir()
 	d, err := NewDaemon(Spec{Name: "x", Path: "/bin/sh", Args: []string{"-c", "exit 1"}, LogFile: filepath.Join(dir, "log"),
-		Backoff: BackoffPolicy{Initial: 30 * time.Millisecond, Max: 120 * time.Millisecond, ResetAfter: time.Hour}}, nil, nil)
+		Backoff: BackoffPolicy{Initial: 200 * time.Millisecond, Max: 800 * time.Millisecond, ResetAfter: time.Hour}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,18 +118,20 @@ func TestBackoffDoublesAndCaps(t *testing.T) {
 		}
 	}
 	stop := run(t, d)
-	waitFor(t, d, "six restarts", 10*time.Second, func(s Status) bool { return s.Restarts >= 6 })
+	waitFor(t, d, "six restarts", 20*time.Second, func(s Status) bool { return s.Restarts >= 6 })
 	_ = stop()
 	mu.Lock()
 	defer mu.Unlock()
-	// Gaps: 30, 60, 120, 120, 120 ms (plus the process's own run time).
-	want := []time.Duration{30, 60, 120, 120, 120}
+	// Gaps: 200, 400, 800, 800, 800 ms, plus the process's own run time:
+	// the slack (700 ms) leaves room for a loaded machine's fork and exec
+	// and still catches a delay that doubles past the cap (1,600 ms).
+	want := []time.Duration{200, 400, 800, 800, 800}
 	for i, w := range want {
 		if i+1 >= len(starts) {
 			t.Fatalf("only %d starts", len(starts))
 		}
 		gap := starts[i+1].Sub(starts[i])
-		if gap < w*time.Millisecond || gap > w*time.Millisecond+400*time.Millisecond {
+		if gap < w*time.Millisecond || gap > w*time.Millisecond+700*time.Millisecond {
 			t.Errorf("gap %d: %s, want about %dms", i, gap, w)
 		}
 	}
@@ -167,6 +169,31 @@ func TestReadinessAndStop(t *testing.T) {
 	}
 	if alive(pid) {
 		t.Errorf("process %d still runs", pid)
+	}
+}
+
+// TestExitBeforeReadyIsNeverReady: a process that dies before its check
+// passes goes to backoff without being reported ready, so nobody waiting
+// for readiness takes a crash loop for a healthy daemon.
+func TestExitBeforeReadyIsNeverReady(t *testing.T) {
+	var mu sync.Mutex
+	var states []State
+	d := newDaemon(t, Spec{Name: "x", Path: "/bin/sh", Args: []string{"-c", "sleep 0.05; exit 1"},
+		Backoff: BackoffPolicy{Initial: 10 * time.Millisecond},
+		Ready:   func(context.Context) error { return errors.New("never") }})
+	d.onChange = func() {
+		mu.Lock()
+		states = append(states, d.Status().State)
+		mu.Unlock()
+	}
+	run(t, d)
+	waitFor(t, d, "three restarts", 5*time.Second, func(s Status) bool { return s.Restarts >= 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, st := range states {
+		if st == Ready {
+			t.Fatalf("a daemon that never passed its check was reported ready: states %v", states)
+		}
 	}
 }
 
