@@ -19,6 +19,8 @@ func TestCheckName(t *testing.T) {
 	}{
 		{"p1", true}, {"a.b_c-d", true}, {strings.Repeat("x", 64), true},
 		{"", false}, {strings.Repeat("x", 65), false}, {"a/b", false}, {"a b", false}, {"..%2f", false}, {"é", false},
+		// A URL path cleans these away: the policy could never be read or deleted.
+		{".", false}, {"..", false}, {"-x", false}, {"_x", false}, {"1.x", true},
 	} {
 		if err := CheckName(tt.name); (err == nil) != tt.ok {
 			t.Errorf("CheckName(%q) = %v", tt.name, err)

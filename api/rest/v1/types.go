@@ -10,15 +10,17 @@ import (
 
 // NamePattern is the one rule for the names of policies and sessions:
 // they appear in URL paths, store keys and kernel route annotations, so
-// they stay within a small, unambiguous alphabet.
-const NamePattern = `^[A-Za-z0-9_.-]{1,64}$`
+// they stay within a small, unambiguous alphabet, and start with a letter
+// or digit: "." and ".." would be cleaned out of a URL path, leaving a
+// policy nobody can address.
+const NamePattern = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`
 
 var nameRE = regexp.MustCompile(NamePattern)
 
 // CheckName tells why name breaks NamePattern, or nil.
 func CheckName(name string) error {
 	if !nameRE.MatchString(name) {
-		return fmt.Errorf("%q: 1 to 64 of A-Z a-z 0-9 _ . -", name)
+		return fmt.Errorf("%q: 1 to 64 of A-Z a-z 0-9 _ . -, starting with a letter or digit", name)
 	}
 	return nil
 }
