@@ -107,16 +107,23 @@ func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 			c.pushLoop(ctx, node, p.signal, &p.reset)
 		}()
 	}
+	// Every loop is waited for, so that nothing outlives Run and touches
+	// the agents' connections or the bus its owner closes next.
 	for node := range agents.clients {
-		go c.watch(ctx, agents, node, func(node string) {
-			if p, ok := pushers[node]; ok {
-				p.reset.Store(true)
-				poke(p)
-			}
-		})
-	}
-	for node := range agents.clients {
-		go c.watchMeasurements(ctx, agents, node)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			c.watch(ctx, agents, node, func(node string) {
+				if p, ok := pushers[node]; ok {
+					p.reset.Store(true)
+					poke(p)
+				}
+			})
+		}()
+		go func() {
+			defer wg.Done()
+			c.watchMeasurements(ctx, agents, node)
+		}()
 	}
 	for _, p := range pushers {
 		poke(p)
