@@ -2,6 +2,7 @@ package controller
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,9 +32,16 @@ type Options struct {
 	// --topology network; Insecure talks to them without TLS.
 	CA, Cert, Key string
 	Insecure      bool
-	// Listen is the REST API address; TokenFile holds its bearer token.
-	Listen    string
-	TokenFile string
+	// Listen is the REST API address; TokenFile holds its bearer token;
+	// TLSCert and TLSKey, when set, serve it over HTTPS. AllowedHosts and
+	// AllowedOrigins are the Host and Origin values it answers besides
+	// loopback ones (needed when it listens elsewhere).
+	Listen         string
+	TokenFile      string
+	TLSCert        string
+	TLSKey         string
+	AllowedHosts   []string
+	AllowedOrigins []string
 	// MarkBit names the IPv6 header bit carrying the alternate-marking color.
 	MarkBit      string
 	Retention    time.Duration
@@ -60,6 +68,10 @@ func (o *Options) BindFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Insecure, "insecure", o.Insecure, "talk to agents without TLS (trusted test networks only)")
 	f.StringVar(&o.Listen, "listen", o.Listen, "REST API address (loopback unless you need it elsewhere)")
 	f.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the REST API's bearer token (default: the lab's pki/api.token with --lab)")
+	f.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "serve the REST API over HTTPS with this certificate (PEM; with --tls-key)")
+	f.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "private key (PEM) of --tls-cert")
+	f.StringSliceVar(&o.AllowedHosts, "allowed-host", o.AllowedHosts, "Host header value the REST API answers besides loopback names (e.g. the address it listens on elsewhere); repeatable")
+	f.StringSliceVar(&o.AllowedOrigins, "allowed-origin", o.AllowedOrigins, "browser Origin (scheme://host[:port]) allowed to call the REST API; repeatable")
 	f.StringVar(&o.MarkBit, "mark-bit", o.MarkBit, "IPv6 header bit carrying the alternate-marking color: fl0..fl19 (Flow Label) or tc2..tc7 (Traffic Class DSCP bits; tc0 and tc1 are ECN)")
 	f.DurationVar(&o.Retention, "pm-retention", o.Retention, "how long measurement results are kept")
 	f.BoolVar(&o.ClocksSynced, "clocks-synced", o.ClocksSynced, "the routers' clocks agree (PTP or NTP): report one-way delays (always on with --lab)")
@@ -92,6 +104,14 @@ func (o Options) Args() []string {
 	}
 	str("listen", o.Listen, def.Listen)
 	str("token-file", o.TokenFile, "")
+	str("tls-cert", o.TLSCert, "")
+	str("tls-key", o.TLSKey, "")
+	for _, h := range o.AllowedHosts {
+		args = append(args, "--allowed-host", h)
+	}
+	for _, h := range o.AllowedOrigins {
+		args = append(args, "--allowed-origin", h)
+	}
 	str("mark-bit", o.MarkBit, def.MarkBit)
 	if o.Retention != def.Retention {
 		args = append(args, "--pm-retention", o.Retention.String())
@@ -177,6 +197,18 @@ func (o Options) Config(nw *topo.Network, eps []AgentEndpoint) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	var tlsCfg *tls.Config
+	switch {
+	case o.TLSCert != "" && o.TLSKey != "":
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return Config{}, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case o.TLSCert != "" || o.TLSKey != "":
+		return Config{}, errors.New("--tls-cert and --tls-key go together")
+	}
 	return Config{Network: nw, Agents: eps, StoreURL: o.StoreURL, BusURL: o.BusURL, BusDir: o.BusDir,
-		MarkMask: mask, ClocksSynced: o.ClocksSynced, Retention: o.Retention, Listen: o.Listen, Token: token}, nil
+		MarkMask: mask, ClocksSynced: o.ClocksSynced, Retention: o.Retention, Listen: o.Listen, Token: token,
+		TLS: tlsCfg, AllowedHosts: o.AllowedHosts, AllowedOrigins: o.AllowedOrigins}, nil
 }

@@ -34,14 +34,15 @@ type Config struct {
 	// Retention is how long measurement results are kept (0: a day).
 	Retention time.Duration
 	// Listen is the REST API's address; Token its bearer token; TLS, when
-	// set, serves it over HTTPS. AllowedHosts are the Host names the API
-	// answers besides loopback ones (DNS rebinding: a page must not reach it
-	// under a name of its own).
-	Listen       string
-	Token        string
-	TLS          *tls.Config
-	AllowedHosts []string
-	Log          *slog.Logger
+	// set, serves it over HTTPS. AllowedHosts and AllowedOrigins are the
+	// Host and Origin values the API answers besides loopback ones (DNS
+	// rebinding: a page must not reach it under a name of its own).
+	Listen         string
+	Token          string
+	TLS            *tls.Config
+	AllowedHosts   []string
+	AllowedOrigins []string
+	Log            *slog.Logger
 	// Serving, when set, is told the REST API's address once it listens.
 	Serving func(net.Addr)
 }
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	c.SetBus(b)
 	c.SetMarkMask(cfg.MarkMask)
 	c.SetClocksSynced(cfg.ClocksSynced)
-	h, err := c.NewHandler(HandlerConfig{Token: cfg.Token, AllowedHosts: cfg.AllowedHosts})
+	h, err := c.NewHandler(HandlerConfig{Token: cfg.Token, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ func testConfig(t *testing.T) Config {
 // API answers, and that cancelling ends Run with nil and releases the store.
 func TestRunServesAndShutsDown(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.AllowedHosts = []string{"sr6.example"}
 	addr := make(chan net.Addr, 1)
 	cfg.Serving = func(a net.Addr) { addr <- a }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -62,14 +63,20 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %s", resp.Status)
 	}
-	// The API Run serves wants cfg's token.
+	// The API Run serves wants cfg's token, and a loopback or allowed Host.
 	for _, tt := range []struct {
-		token string
-		want  int
-	}{{"", http.StatusUnauthorized}, {"wrong-token-0123456789abcdef0123", http.StatusUnauthorized}, {cfg.Token, http.StatusOK}} {
+		token, host string
+		want        int
+	}{
+		{"", "", http.StatusUnauthorized}, {"wrong-token-0123456789abcdef0123", "", http.StatusUnauthorized},
+		{cfg.Token, "", http.StatusOK}, {cfg.Token, "sr6.example", http.StatusOK}, {cfg.Token, "evil.example", http.StatusForbidden},
+	} {
 		req, _ := http.NewRequest(http.MethodGet, url+"/v1/policies", nil)
 		if tt.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		if tt.host != "" {
+			req.Host = tt.host
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -77,7 +84,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != tt.want {
-			t.Errorf("GET /v1/policies with token %q: %s, want %d", tt.token, resp.Status, tt.want)
+			t.Errorf("GET /v1/policies with token %q, Host %q: %s, want %d", tt.token, tt.host, resp.Status, tt.want)
 		}
 	}
 	cancel()
@@ -171,7 +178,9 @@ func TestOptionsArgsRoundTrip(t *testing.T) {
 		}(),
 		{Topology: "t.yaml", Agents: []string{"r1=unix:///a", "r2=127.0.0.1:1"}, CA: "ca", Cert: "c", Key: "k",
 			Insecure: true, Listen: "[::1]:7", MarkBit: "tc3", Retention: time.Hour, ClocksSynced: true,
-			BusURL: "kafka://k:9092/t", BusDir: "b", StoreURL: "etcd://e:2379/p"},
+			TLSCert: "api.pem", TLSKey: "api-key.pem", AllowedHosts: []string{"sr6.example", "192.0.2.1:7700"},
+			AllowedOrigins: []string{"https://ui.example"},
+			BusURL:         "kafka://k:9092/t", BusDir: "b", StoreURL: "etcd://e:2379/p"},
 	}
 	for i, want := range tests {
 		args := want.Args()
