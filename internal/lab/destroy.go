@@ -11,6 +11,7 @@ import (
 
 	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
+	"github.com/sr6net/sr6/internal/supervise"
 )
 
 // Destroy removes lab name: every process running in its namespaces, the
@@ -128,7 +129,7 @@ func killPIDs(ctx context.Context, pids []int) int {
 	for {
 		alive := pids[:0:0]
 		for _, pid := range pids {
-			if syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+			if supervise.Alive(pid) {
 				alive = append(alive, pid)
 			}
 		}
@@ -143,20 +144,4 @@ func killPIDs(ctx context.Context, pids []int) int {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// isZombie tells whether pid has exited but not been reaped (by a parent
-// that is not us): it holds no namespace any more.
-func isZombie(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// The state follows the parenthesised command name.
-	for i := len(data) - 1; i > 0; i-- {
-		if data[i] == ')' && i+2 < len(data) {
-			return data[i+2] == 'Z'
-		}
-	}
-	return false
 }

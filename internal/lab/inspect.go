@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -126,9 +125,11 @@ func daemonHealth(l Layout) (*SupervisorHealth, []supervise.Status) {
 	if running && st.Supervisor == pid {
 		return h, ds
 	}
+	// The pid file's start time tells a daemon from a later process that
+	// reuses its pid.
 	for i := range ds {
-		if ds[i].PID > 0 && syscall.Kill(ds[i].PID, 0) == nil && !isZombie(ds[i].PID) {
-			ds[i].State = DaemonUnsupervised
+		if pid, ok := supervise.Running(ds[i].PidFile); ok && ds[i].PidFile != "" {
+			ds[i].State, ds[i].PID = DaemonUnsupervised, pid
 		} else {
 			ds[i].State, ds[i].PID = DaemonDead, 0
 		}

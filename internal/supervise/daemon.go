@@ -102,6 +102,9 @@ type Status struct {
 	LastExit *Exit     `json:"last_exit,omitempty"`
 	Since    time.Time `json:"since"`           // when State was entered
 	Error    string    `json:"error,omitempty"` // why it is failed, or not ready
+	// PidFile records the running process (see Running), so that whoever
+	// reads this status without the supervisor can check it.
+	PidFile string `json:"pid_file,omitempty"`
 }
 
 // Daemon supervises one Spec: Run starts it, keeps it running and stops it
@@ -135,7 +138,7 @@ func NewDaemon(spec Spec, log *slog.Logger, onChange func()) (*Daemon, error) {
 		onChange = func() {}
 	}
 	return &Daemon{spec: spec, log: log.With("daemon", spec.Name), onChange: onChange,
-		status: Status{Name: spec.Name, State: Stopped, Restarts: spec.PriorRestarts, Since: time.Now()}}, nil
+		status: Status{Name: spec.Name, State: Stopped, Restarts: spec.PriorRestarts, Since: time.Now(), PidFile: spec.PidFile}}, nil
 }
 
 // Status returns a copy of the daemon's status.

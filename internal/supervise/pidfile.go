@@ -41,6 +41,13 @@ func startTime(pid int) (uint64, error) {
 	return strconv.ParseUint(fields[19], 10, 64)
 }
 
+// Alive tells whether pid is a running process (not a zombie waiting to be
+// reaped).
+func Alive(pid int) bool {
+	_, err := startTime(pid)
+	return err == nil
+}
+
 // WritePidFile records pid (a running process) in path, atomically.
 func WritePidFile(path string, pid int) error {
 	st, err := startTime(pid)
