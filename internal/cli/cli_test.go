@@ -124,3 +124,15 @@ func TestGraphJSON(t *testing.T) {
 		t.Errorf("r2 End SID in JSON: %+v", g.Nodes[1].SIDs)
 	}
 }
+
+// TestUnknownLabSaysWhereItLooked: a lab missing from the state directory
+// is named with the folder searched, so that a forgotten --state-dir shows.
+func TestUnknownLabSaysWhereItLooked(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"lab", "inspect", "nosuch"}, {"policy", "list", "--lab", "nosuch"}} {
+		code, _, stderr := run(t, append(args, "--state-dir", dir)...)
+		if code == 0 || !strings.Contains(stderr, "no lab nosuch in "+dir+" (labs are looked up in --state-dir)") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}

@@ -63,7 +63,11 @@ func (a *app) labDeployCmd() *cobra.Command {
 			opts.Replace, opts.Agents, opts.Controller = replace, agents, ctrl
 			st, err := lab.Deploy(cmd.Context(), nw, args[0], data, opts)
 			if err == nil && st.Controller != "" {
-				fmt.Fprintf(a.errOut, "controller: %s (sr6 policy list --lab %s)\n", st.Controller, st.Name)
+				hint := "sr6 policy list --lab " + st.Name
+				if a.stateDir != defaultStateDir {
+					hint += " --state-dir " + a.stateDir
+				}
+				fmt.Fprintf(a.errOut, "controller: %s (%s)\n", st.Controller, hint)
 			}
 			return err
 		},

@@ -23,6 +23,9 @@ type app struct {
 }
 
 // Run executes sr6 with args and returns the process exit code.
+// defaultStateDir holds the labs unless --state-dir names another folder.
+const defaultStateDir = "/var/lib/sr6/labs"
+
 func Run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	a := &app{out: out, errOut: errOut}
 	root := a.rootCmd()
@@ -63,7 +66,7 @@ func (a *app) rootCmd() *cobra.Command {
 			}
 		},
 	}
-	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "/var/lib/sr6/labs", "directory holding one folder per deployed lab")
+	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir, "directory holding one folder per deployed lab")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.genCmd(), a.labCmd(), a.benchCmd(), a.agentCmd(), a.controllerCmd(), a.policyCmd(), a.topoCmd(), a.pmCmd())
 	return root

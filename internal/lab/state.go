@@ -76,7 +76,7 @@ func (s Store) Load(name string) (*State, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("lab %s: %w", name, os.ErrNotExist)
+			return nil, &NoLabError{Name: name, Dir: s.Dir}
 		}
 		return nil, fmt.Errorf("read lab state: %w", err)
 	}
@@ -87,13 +87,24 @@ func (s Store) Load(name string) (*State, error) {
 	return &st, nil
 }
 
+// NoLabError says that a state directory has no lab of that name; it
+// matches os.ErrNotExist.
+type NoLabError struct{ Name, Dir string }
+
+func (e *NoLabError) Error() string {
+	return fmt.Sprintf("no lab %s in %s (labs are looked up in --state-dir)", e.Name, e.Dir)
+}
+
+func (e *NoLabError) Is(target error) bool { return target == os.ErrNotExist }
+
 // Save writes st atomically (temporary file + rename), so a crash never
 // leaves a torn state file.
 func (s Store) Save(st *State) error {
-	dir, err := s.LabDir(st.Name)
+	l, err := s.Layout(st.Name)
 	if err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
+	dir := l.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
@@ -117,7 +128,7 @@ func (s Store) Save(st *State) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
+	if err := os.Rename(tmp.Name(), l.State()); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
 	return nil
@@ -137,7 +148,7 @@ func (s Store) List() ([]string, error) {
 		// A folder someone made by hand under a name sr6 would refuse is
 		// not a lab (and --all must not act on it).
 		if e.IsDir() && CheckName(e.Name()) == nil {
-			if _, err := os.Stat(filepath.Join(s.Dir, e.Name(), "state.json")); err == nil {
+			if _, err := os.Stat(Layout{Dir: filepath.Join(s.Dir, e.Name())}.State()); err == nil {
 				names = append(names, e.Name())
 			}
 		}
