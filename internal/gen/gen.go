@@ -3,10 +3,11 @@ package gen
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sr6net/sr6/internal/topo"
 )
 
 // Shapes are the topology shapes Generate knows, in the order help lists
@@ -105,8 +106,6 @@ func Generate(o Options) (*Topology, error) {
 	return b.t, nil
 }
 
-var labName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,23}$`)
-
 // normalize checks o and fills in the default name and routing.
 func (o *Options) normalize() error {
 	if o.Shape == "" {
@@ -132,8 +131,8 @@ func (o *Options) normalize() error {
 	if o.Name == "" {
 		o.Name = o.defaultName()
 	}
-	if !labName.MatchString(o.Name) {
-		return fmt.Errorf("--name %q is not a lab name: 1 to 24 of a-z 0-9 _ -, starting with a letter or digit", o.Name)
+	if err := topo.CheckLabName(o.Name); err != nil {
+		return fmt.Errorf("--name %w", err)
 	}
 	switch o.Routing {
 	case "":

@@ -71,7 +71,7 @@ func TestDaemonSpecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &State{Name: "tri", Source: "triangle.yaml", Topology: string(raw), Agents: true, Controller: "http://127.0.0.1:7711"}
-	nw, err := st.Network()
+	nw, err := stateNetwork(st)
 	if err != nil {
 		t.Fatal(err)
 	}

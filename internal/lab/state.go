@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sr6net/sr6/internal/topo"
 )
 
 // Phases of a lab's life, stored in its state file.
@@ -34,11 +33,6 @@ type State struct {
 	Agents     bool      `json:"agents,omitempty"`
 	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
 	Deployed   time.Time `json:"deployed"`
-}
-
-// Network re-plans the topology the lab was deployed from.
-func (s *State) Network() (*topo.Network, error) {
-	return topo.ParseNetwork(s.Source, []byte(s.Topology))
 }
 
 func topologyHash(data []byte) string {

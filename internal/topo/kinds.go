@@ -85,9 +85,8 @@ const (
 	KindHost   = "host"
 )
 
-// builtinKinds are router and host, for callers that do not pass WithKinds:
-// topo's own tests and fuzzers, and lab's State.Network until it is handed
-// the registry. A test in internal/kinds/registry checks that these traits
+// builtinKinds are router and host, for callers that do not pass WithKinds
+// (topo's own tests and fuzzers). A test in internal/kinds/registry checks that these traits
 // equal what the router and host kinds declare, so the two cannot drift.
 type builtinKinds struct{}
 
