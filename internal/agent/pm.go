@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/bits"
 	"net"
 	"net/netip"
 	"strings"
@@ -15,13 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/pm/marking"
 	"github.com/sr6net/sr6/internal/pm/stamp"
 )
-
-// MinPeriod is the shortest color period: below it the guard time left for
-// packets in flight and clock skew gets too thin.
-const MinPeriod = time.Second
 
 // pmList is one registered segment list in one role.
 type pmList struct {
@@ -78,42 +74,27 @@ func newPM(node string, log *slog.Logger) *pm {
 		subs: map[chan *agentv1.Measurement]struct{}{}, senders: map[string]context.CancelFunc{}}
 }
 
-// check validates a PM configuration; errors name the field.
-func checkPM(cfg *agentv1.PMConfig) ([]pmList, error) {
-	if cfg == nil || cfg.PeriodMs == 0 {
-		return nil, nil
+// listsOf is cfg's segment lists as the node registers them.
+func listsOf(cfg *intent.PM) []pmList {
+	if cfg == nil {
+		return nil
 	}
-	if time.Duration(cfg.PeriodMs)*time.Millisecond < MinPeriod {
-		return nil, fieldErr("pm.period_ms", "%d is below the minimum of %d", cfg.PeriodMs, MinPeriod.Milliseconds())
+	out := make([]pmList, 0, len(cfg.Lists))
+	for _, l := range cfg.Lists {
+		out = append(out, pmList{session: l.Session, policy: l.Policy, segs: l.Segments, headend: l.Headend})
 	}
-	if bits.OnesCount32(cfg.MarkMask) != 1 || cfg.MarkMask >= 1<<28 {
-		return nil, fieldErr("pm.mark_mask", "%#x must be one bit of the Traffic Class or Flow Label", cfg.MarkMask)
-	}
-	var out []pmList
-	for i, l := range cfg.Lists {
-		f := fmt.Sprintf("pm.lists[%d]", i)
-		segs, err := parseAddrs(f+".segments", l.Segments)
-		if err != nil {
-			return nil, err
-		}
-		if len(segs) == 0 || len(segs) > marking.MaxSegments {
-			return nil, fieldErr(f+".segments", "%d segments: measurable lists have 1 to %d", len(segs), marking.MaxSegments)
-		}
-		if l.Headend == l.Tail {
-			return nil, fieldErr(f, "exactly one of headend and tail must be set")
-		}
-		out = append(out, pmList{session: l.Session, policy: l.Policy, segs: segs, headend: l.Headend})
-	}
-	return out, nil
+	return out
 }
 
-// apply makes the node measure what cfg says; nil or no lists stops.
-func (m *pm) apply(cfg *agentv1.PMConfig, lists []pmList) error {
+// apply makes the node measure what cfg (checked by intent.FromProto)
+// says; nil or no lists stops alternate marking.
+func (m *pm) apply(cfg *intent.PM) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.applyDelayLocked(cfg); err != nil {
 		return err
 	}
+	lists := listsOf(cfg)
 	if len(lists) == 0 {
 		m.stopLocked()
 		return nil
@@ -124,7 +105,7 @@ func (m *pm) apply(cfg *agentv1.PMConfig, lists []pmList) error {
 			return err
 		}
 	}
-	period := time.Duration(cfg.PeriodMs) * time.Millisecond
+	period := cfg.Period
 	if period != m.period || cfg.MarkMask != m.mask {
 		m.period, m.mask = period, cfg.MarkMask
 		// Counts of the old periods mean nothing in the new ones: start
@@ -301,6 +282,14 @@ func (m *pm) emit(ctx context.Context, k int64, period time.Duration) {
 	}
 }
 
+func strs(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
 // recentKept is how many measurements an agent keeps to replay: a
 // controller that reconnects gets them again, so periods that closed while
 // it was away are not lost (the processor stores idempotently, so replays
@@ -343,14 +332,10 @@ const stampPort = 862
 
 // applyDelayLocked runs this node's STAMP reflector on its probe address
 // and one sender per delay session it heads.
-func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
+func (m *pm) applyDelayLocked(cfg *intent.PM) error {
 	var probe netip.Addr
-	if cfg != nil && cfg.ProbeAddr != "" {
-		a, err := netip.ParseAddr(cfg.ProbeAddr)
-		if err != nil {
-			return fieldErr("pm.probe_addr", "%q is not an IP address", cfg.ProbeAddr)
-		}
-		probe = a
+	if cfg != nil {
+		probe = cfg.Probe
 	}
 	synced := cfg != nil && cfg.ClocksSynced
 	var estimate stamp.ErrorEstimate // zero: ask the kernel
@@ -394,10 +379,10 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 			}()
 		}
 	}
-	want := map[string]*agentv1.PMDelay{}
+	want := map[string]intent.Delay{}
 	if cfg != nil {
 		for _, d := range cfg.Delays {
-			want[d.Session+"|"+d.Target] = d
+			want[d.Session+"|"+d.Target.String()] = d
 		}
 	}
 	for k, stop := range m.senders {
@@ -410,23 +395,17 @@ func (m *pm) applyDelayLocked(cfg *agentv1.PMConfig) error {
 		if _, ok := m.senders[k]; ok {
 			continue
 		}
-		target, err := netip.ParseAddr(d.Target)
-		if err != nil {
-			return fieldErr("pm.delays.target", "%q is not an IP address", d.Target)
-		}
 		if !m.probe.IsValid() {
-			return fieldErr("pm.probe_addr", "missing: a STAMP sender needs the node's probe address")
+			// intent.FromProto refuses delays without a probe address; a
+			// reflector that failed to start leaves none either.
+			return fmt.Errorf("STAMP sender to %s: no probe address on this node", d.Target)
 		}
-		period := time.Duration(cfg.PeriodMs) * time.Millisecond
-		if period < MinPeriod {
-			period = MinPeriod
-		}
-		interval := time.Duration(d.IntervalMs) * time.Millisecond
+		period := max(cfg.Period, intent.MinPeriod)
 		sender, err := stamp.NewSender(stamp.SenderConfig{
-			Target: netip.AddrPortFrom(target, stampPort), Source: netip.AddrPortFrom(m.probe, 0),
-			Interval: interval, Timeout: period / 2, ErrorEstimate: estimate, Log: m.log})
+			Target: netip.AddrPortFrom(d.Target, stampPort), Source: netip.AddrPortFrom(m.probe, 0),
+			Interval: d.Interval, Timeout: period / 2, ErrorEstimate: estimate, Log: m.log})
 		if err != nil {
-			return fmt.Errorf("STAMP sender to %s: %w", target, err)
+			return fmt.Errorf("STAMP sender to %s: %w", d.Target, err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		m.senders[k] = cancel
@@ -458,7 +437,7 @@ func addProbeAddr(a netip.Addr) error {
 
 // runSender probes until ctx ends and emits one delay Measurement per
 // period.
-func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d *agentv1.PMDelay, period time.Duration) {
+func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d intent.Delay, period time.Duration) {
 	defer s.Close()
 	agg, err := stamp.NewAggregator(period)
 	if err != nil {
@@ -477,7 +456,7 @@ func (m *pm) runSender(ctx context.Context, s *stamp.Sender, d *agentv1.PMDelay,
 		if !done {
 			continue
 		}
-		ms := &agentv1.Measurement{Node: m.node, Session: d.Session, Policy: d.Policy, Segments: []string{d.Target},
+		ms := &agentv1.Measurement{Node: m.node, Session: d.Session, Policy: d.Policy, Segments: []string{d.Target.String()},
 			Headend: true, Delay: true, PeriodStartUnixMs: ps.Start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
 			ProbesSent: uint32(ps.Sent), ProbesLost: uint32(ps.Lost), RttMinNs: int64(ps.RoundTrip.Min),
 			RttAvgNs: int64(ps.RoundTrip.Avg), RttMaxNs: int64(ps.RoundTrip.Max), JitterNs: int64(ps.Jitter),

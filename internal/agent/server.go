@@ -25,6 +25,7 @@ import (
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/intent"
 )
 
 // Config configures an agent.
@@ -68,11 +69,9 @@ func handle() (*netlink.Handle, error) {
 
 // Apply implements agentv1.AgentServer.
 func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1.ApplyResponse, error) {
-	desired, err := FromProto(req.GetState())
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	lists, err := checkPM(req.GetState().GetPm())
+	// The whole state, measurement included, is checked before anything
+	// changes: a bad one is refused whole.
+	want, err := intent.FromProto(req.GetState())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -83,15 +82,15 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	d, err := s.reconcile(desired)
+	d, err := s.reconcile(want.State)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	results := s.keepResults(desired, d)
-	if err := s.pm.apply(req.GetState().GetPm(), lists); err != nil {
+	results := s.keepResults(want.State, d)
+	if err := s.pm.apply(want.PM); err != nil {
 		return nil, status.Error(codes.Internal, "loss measurement: "+err.Error())
 	}
-	gen := req.GetState().GetGeneration()
+	gen := want.Generation
 	s.generation.Store(gen)
 	if err := s.persist(req.GetState()); err != nil {
 		s.cfg.Log.Warn("persist desired state", "err", err)
@@ -192,7 +191,8 @@ func RouteResults(desired dataplane.State, d dataplane.Diff) []*agentv1.RouteRes
 	return out
 }
 
-// persist writes the desired state atomically next to its final name.
+// persist writes the desired state atomically next to its final name, in
+// the wire format: what Restore reads is checked as an Apply would be.
 func (s *Server) persist(st *agentv1.DesiredState) error {
 	if s.cfg.StateFile == "" {
 		return nil
@@ -226,22 +226,22 @@ func (s *Server) Restore() error {
 	if err := proto.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("read %s: %w", s.cfg.StateFile, err)
 	}
-	desired, err := FromProto(&st)
+	saved, err := intent.FromProto(&st)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", s.cfg.StateFile, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, err := s.reconcile(desired)
+	d, err := s.reconcile(saved.State)
 	if err != nil {
 		return err
 	}
-	s.keepResults(desired, d)
+	s.keepResults(saved.State, d)
 	for _, re := range d.Refused {
 		s.cfg.Log.Warn("kernel refused a route of the saved state", "err", re.Error())
 	}
-	s.generation.Store(st.Generation)
-	s.cfg.Log.Info("restored desired state", "generation", st.Generation, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed)
+	s.generation.Store(saved.Generation)
+	s.cfg.Log.Info("restored desired state", "generation", saved.Generation, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed)
 	return nil
 }
 
@@ -256,7 +256,7 @@ func (s *Server) GetState(ctx context.Context, _ *agentv1.GetStateRequest) (*age
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	p := ToProto(st)
+	p := intent.ToProto(intent.State{State: st})
 	out := &agentv1.NodeState{Node: s.cfg.Node, Steering: p.Steering, Sids: p.Sids, Underlay: p.Underlay, Generation: s.generation.Load()}
 	s.resultsMu.Lock()
 	out.Routes = s.results

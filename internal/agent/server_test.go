@@ -1,13 +1,18 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
-	"golang.org/x/sys/unix"
 )
 
 // TestRouteResults: every steering route gets a result, other routes only
@@ -76,5 +81,37 @@ func TestOnlyRefusals(t *testing.T) {
 		if got := onlyRefusals(tt.err); got != tt.want {
 			t.Errorf("onlyRefusals(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestApplyRefusesABadStateWhole: a state with a bad part, measurement
+// included, is refused before the kernel is touched, naming the field
+// (the state would otherwise be applied up to the bad part). The context
+// is cancelled: an Apply that got past validation stops there instead of
+// reconciling the test host's own routes.
+func TestApplyRefusesABadStateWhole(t *testing.T) {
+	good := []*agentv1.SteeringRoute{{Prefix: "fd00:2::/64", Segments: []string{"fc00:0:2::1"}}}
+	tests := []struct {
+		name  string
+		state *agentv1.DesiredState
+		field string
+	}{
+		{"bad segment", &agentv1.DesiredState{Steering: []*agentv1.SteeringRoute{{Prefix: "fd00:2::/64", Segments: []string{"x"}}}}, "steering[0].segments[0]"},
+		{"bad mark", &agentv1.DesiredState{Steering: good, Pm: &agentv1.PMConfig{PeriodMs: 1000, MarkMask: 6,
+			Lists: []*agentv1.PMList{{Segments: []string{"fc00:0:2::1"}, Headend: true}}}}, "pm.mark_mask"},
+		{"bad STAMP target", &agentv1.DesiredState{Steering: good, Pm: &agentv1.PMConfig{ProbeAddr: "fc00:0:1::5",
+			Delays: []*agentv1.PMDelay{{Session: "d", Target: "nowhere"}}}}, "pm.delays[0].target"},
+	}
+	s := NewServer(Config{Node: "r1"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tt := range tests {
+		_, err := s.Apply(ctx, &agentv1.ApplyRequest{State: tt.state})
+		if status.Code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), tt.field+": ") {
+			t.Errorf("%s: %v, want InvalidArgument naming %s", tt.name, err, tt.field)
+		}
+	}
+	if g := s.generation.Load(); g != 0 {
+		t.Errorf("generation %d after refused states, want 0", g)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/controller"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
@@ -20,7 +21,7 @@ import (
 
 type nopPusher struct{}
 
-func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) (controller.Applied, error) {
+func (nopPusher) Push(context.Context, string, *intent.State) (controller.Applied, error) {
 	return controller.Applied{}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/intent"
 )
 
 // AgentEndpoint is where a node's agent listens.
@@ -64,15 +65,16 @@ func (a *Agents) Client(node string) (agentv1.AgentClient, bool) {
 	return c, ok
 }
 
-// Push implements Pusher.
-func (a *Agents) Push(ctx context.Context, node string, st *agentv1.DesiredState) (Applied, error) {
+// Push implements Pusher: the state goes to the agent in the agent API's
+// protobuf, the one place the controller's model is converted to it.
+func (a *Agents) Push(ctx context.Context, node string, st *intent.State) (Applied, error) {
 	c, ok := a.clients[node]
 	if !ok {
 		return Applied{}, fmt.Errorf("no agent for node %s", node)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	reply, err := c.Apply(ctx, &agentv1.ApplyRequest{State: st}, grpc.WaitForReady(true))
+	reply, err := c.Apply(ctx, &agentv1.ApplyRequest{State: intent.ToProto(*st)}, grpc.WaitForReady(true))
 	if err != nil {
 		return Applied{}, fmt.Errorf("apply on %s: %w", node, err)
 	}
@@ -240,7 +242,8 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 }
 
 // watchMeasurements feeds node's loss measurements to the processor,
-// reconnecting with backoff.
+// reconnecting with backoff. The records stay in the agent API's protobuf:
+// the bus carries that wire format as it is.
 func (c *Controller) watchMeasurements(ctx context.Context, agents *Agents, node string) {
 	client, _ := agents.Client(node)
 	backoff := 100 * time.Millisecond

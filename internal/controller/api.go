@@ -95,7 +95,7 @@ func (c *Controller) apiRoutes() []route {
 				writeError(w, notFound("node", r.PathValue("name")))
 				return
 			}
-			writeJSON(w, http.StatusOK, st)
+			writeJSON(w, http.StatusOK, nodeStateView(st))
 		})},
 		{method: "GET", path: "/v1/pm/sessions", h: fn(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, c.Sessions())

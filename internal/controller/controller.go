@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
-	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/pathcomp"
 	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/pm/processor"
@@ -33,8 +33,9 @@ const policyPrefix = "policies/"
 // became of its routes. The controller calls it from one goroutine per node
 // at most; Agents implements it. An error means the agent was not reached
 // (or refused the whole state); routes the kernel refused are in Applied.
+// The state is shared: a Pusher must not change it.
 type Pusher interface {
-	Push(ctx context.Context, node string, st *agentv1.DesiredState) (Applied, error)
+	Push(ctx context.Context, node string, st *intent.State) (Applied, error)
 }
 
 // DefaultMarkMask carries the alternate-marking color in the top bit of
@@ -65,13 +66,13 @@ type Controller struct {
 	policies map[string]Policy
 	status   map[string]Status
 	paths    map[string][]pathcomp.LinkID
-	desired  map[string]*agentv1.DesiredState
-	routes   map[string]map[string][]*agentv1.SteeringRoute // policy -> node -> steering
-	static   map[string][]underlay.Route                    // static underlay on the live graph
-	claims   map[string]string                              // "headend prefix" -> policy
-	byNode   map[string]map[string][]*agentv1.SteeringRoute // node -> policy -> steering
-	versions map[string]uint64                              // node -> times its desired state was rebuilt
-	revs     map[string]int64                               // policy -> store revision in effect
+	desired  map[string]*intent.State                   // node -> desired state; never changed once built
+	routes   map[string]map[string][]dataplane.Steering // policy -> node -> steering
+	static   map[string][]underlay.Route                // static underlay on the live graph
+	claims   map[string]string                          // "headend prefix" -> policy
+	byNode   map[string]map[string][]dataplane.Steering // node -> policy -> steering
+	versions map[string]uint64                          // node -> times its desired state was rebuilt
+	revs     map[string]int64                           // policy -> store revision in effect
 
 	// Held-down policies: waiting["node prefix"] are the policies down
 	// because another one steers that prefix there (waitsOn the reverse),
@@ -115,9 +116,9 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 	c := &Controller{nw: nw, store: st, push: push, log: log,
 		routerID: map[*topo.Node]pathcomp.NodeID{}, linkID: map[*topo.Link]pathcomp.LinkID{},
 		down: map[*topo.Link]bool{}, policies: map[string]Policy{}, status: map[string]Status{},
-		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*agentv1.DesiredState{},
-		routes: map[string]map[string][]*agentv1.SteeringRoute{}, claims: map[string]string{},
-		byNode: map[string]map[string][]*agentv1.SteeringRoute{}, versions: map[string]uint64{}, revs: map[string]int64{},
+		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*intent.State{},
+		routes: map[string]map[string][]dataplane.Steering{}, claims: map[string]string{},
+		byNode: map[string]map[string][]dataplane.Steering{}, versions: map[string]uint64{}, revs: map[string]int64{},
 		changed: make(chan struct{}, 1), sessions: map[string]Session{}, markMask: DefaultMarkMask,
 		pm: processor.New(st, log, 3600), waiting: map[string]map[string]bool{}, waitsOn: map[string][]string{},
 		reserved: map[string]string{}, agents: map[string]*agentReport{}, since: map[string]uint64{}, shown: map[string]Status{}}
@@ -218,8 +219,8 @@ func (c *Controller) recomputeLocked() {
 	}
 	sort.Strings(names)
 	owner := map[string]string{} // "node prefix" -> policy
-	c.routes = map[string]map[string][]*agentv1.SteeringRoute{}
-	c.byNode = map[string]map[string][]*agentv1.SteeringRoute{}
+	c.routes = map[string]map[string][]dataplane.Steering{}
+	c.byNode = map[string]map[string][]dataplane.Steering{}
 	c.claims = map[string]string{}
 	for _, name := range names {
 		c.claimLocked(name, false)
@@ -229,7 +230,7 @@ func (c *Controller) recomputeLocked() {
 		c.setLocked(name, g, func(key string) (string, bool) { o, ok := owner[key]; return o, ok })
 		for node, rs := range c.routes[name] {
 			for _, r := range rs {
-				owner[node+" "+r.Prefix] = name
+				owner[claimKey(node, r.Prefix)] = name
 			}
 		}
 	}
@@ -277,9 +278,10 @@ func (c *Controller) setLocked(name string, g *pathcomp.Graph, owner func(key st
 	var held []string
 	for node, rs := range routes {
 		for _, r := range rs {
-			if other, ok := owner(node + " " + r.Prefix); ok && other != name {
+			k := claimKey(node, r.Prefix)
+			if other, ok := owner(k); ok && other != name {
 				st = Status{State: StateDown, Reason: fmt.Sprintf("%s is already steered at %s by policy %s", r.Prefix, node, other)}
-				held = append(held, node+" "+r.Prefix)
+				held = append(held, k)
 			}
 		}
 	}
@@ -299,7 +301,7 @@ func (c *Controller) setLocked(name string, g *pathcomp.Graph, owner func(key st
 	}
 	for node, rs := range routes {
 		if c.byNode[node] == nil {
-			c.byNode[node] = map[string][]*agentv1.SteeringRoute{}
+			c.byNode[node] = map[string][]dataplane.Steering{}
 		}
 		c.byNode[node][name] = rs
 	}
@@ -320,7 +322,7 @@ func (c *Controller) rebuildLocked(nodes []*topo.Node) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		var steering []*agentv1.SteeringRoute
+		var steering []dataplane.Steering
 		for _, n := range names {
 			steering = append(steering, c.byNode[r.Name][n]...)
 		}
@@ -347,7 +349,7 @@ func (c *Controller) updateLocked(name string) {
 	for node, rs := range c.routes[name] {
 		affected[node] = true
 		for _, r := range rs {
-			before[node+" "+r.Prefix] = true
+			before[claimKey(node, r.Prefix)] = true
 		}
 	}
 	g := c.liveGraphLocked()
@@ -356,7 +358,7 @@ func (c *Controller) updateLocked(name string) {
 		for node, rs := range c.routes[name] {
 			affected[node] = true
 			for _, r := range rs {
-				delete(before, node+" "+r.Prefix)
+				delete(before, claimKey(node, r.Prefix))
 			}
 		}
 	} else {
@@ -398,29 +400,29 @@ func (c *Controller) updateLocked(name string) {
 }
 
 // nodeStateLocked is router r's whole desired state.
-func (c *Controller) nodeStateLocked(r *topo.Node, steering []*agentv1.SteeringRoute, static []underlay.Route) *agentv1.DesiredState {
+func (c *Controller) nodeStateLocked(r *topo.Node, steering []dataplane.Steering, static []underlay.Route) *intent.State {
 	steering = append(steering, c.probeSteeringLocked(r.Name)...)
-	st := &agentv1.DesiredState{Steering: steering, Generation: c.generation, Pm: c.pmListsLocked(r.Name)}
-	st.Sids = append(st.Sids,
-		&agentv1.LocalSID{Sid: r.SIDs.End.String(), Action: string(dataplane.End)},
-		&agentv1.LocalSID{Sid: r.SIDs.DX4.String(), Action: string(dataplane.EndDX4), Nh4: "0.0.0.0"},
-		&agentv1.LocalSID{Sid: r.SIDs.DT6.String(), Action: string(dataplane.EndDT6), Table: 254})
+	st := &intent.State{State: dataplane.State{Steering: steering}, Generation: c.generation, PM: c.pmListsLocked(r.Name)}
+	st.SIDs = append(st.SIDs,
+		dataplane.LocalSID{SID: r.SIDs.End, Behavior: dataplane.Behavior{Action: dataplane.End}},
+		dataplane.LocalSID{SID: r.SIDs.DX4, Behavior: dataplane.Behavior{Action: dataplane.EndDX4, NH4: netip.IPv4Unspecified()}},
+		dataplane.LocalSID{SID: r.SIDs.DT6, Behavior: dataplane.Behavior{Action: dataplane.EndDT6, Table: 254}})
 	for _, ifc := range r.Interfaces {
 		if ifc.AdjSID.IsValid() {
-			st.Sids = append(st.Sids, &agentv1.LocalSID{Sid: ifc.AdjSID.String(), Action: string(dataplane.EndX),
-				Nh6: ifc.Peer.Addr6.Addr().String()})
+			st.SIDs = append(st.SIDs, dataplane.LocalSID{SID: ifc.AdjSID,
+				Behavior: dataplane.Behavior{Action: dataplane.EndX, NH6: ifc.Peer.Addr6.Addr()}})
 		}
 	}
-	st.Underlay = append(st.Underlay, &agentv1.UnderlayRoute{Prefix: r.Locator.String(), Unreachable: true})
-	steered := map[string]bool{}
+	st.Underlay = append(st.Underlay, dataplane.UnderlayRoute{Prefix: r.Locator, Unreachable: true})
+	steered := map[netip.Prefix]bool{}
 	for _, s := range steering {
 		steered[s.Prefix] = true
 	}
 	for _, u := range static {
 		// A steered prefix leaves this node through its policy, not the
 		// underlay (one kernel route per prefix).
-		if !steered[u.Dst.String()] {
-			st.Underlay = append(st.Underlay, &agentv1.UnderlayRoute{Prefix: u.Dst.String(), Via: u.Via.String(), Dev: u.Dev})
+		if !steered[u.Dst] {
+			st.Underlay = append(st.Underlay, dataplane.UnderlayRoute{Prefix: u.Dst, Via: u.Via, Dev: u.Dev})
 		}
 	}
 	return st
@@ -428,8 +430,8 @@ func (c *Controller) nodeStateLocked(r *topo.Node, steering []*agentv1.SteeringR
 
 // computeLocked computes policy p on g: its status, its steering routes
 // by node, and the links of its path.
-func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[string][]*agentv1.SteeringRoute, []pathcomp.LinkID) {
-	down := func(format string, args ...any) (Status, map[string][]*agentv1.SteeringRoute, []pathcomp.LinkID) {
+func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[string][]dataplane.Steering, []pathcomp.LinkID) {
+	down := func(format string, args ...any) (Status, map[string][]dataplane.Steering, []pathcomp.LinkID) {
 		return Status{State: StateDown, Reason: fmt.Sprintf(format, args...)}, nil, nil
 	}
 	r, err := c.resolve(p)
@@ -488,10 +490,10 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 		st.Path = append(st.Path, c.routers[id].Name)
 	}
 	v6 := append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.DT6)
-	mode := agentv1.Mode_MODE_ENCAP
+	mode := dataplane.ModeEncap
 	if r.mode == restv1.ModeInline {
 		v6 = append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.End)
-		mode = agentv1.Mode_MODE_INLINE
+		mode = dataplane.ModeInline
 	}
 	v4 := append(append([]netip.Addr{}, sids...), r.endpoint.SIDs.DX4)
 	// A computed list (per_hop on a long path) can outgrow the SRH: the
@@ -502,15 +504,17 @@ func (c *Controller) computeLocked(g *pathcomp.Graph, p Policy) (Status, map[str
 	for _, a := range v6 {
 		st.Segments = append(st.Segments, a.String())
 	}
-	var routes []*agentv1.SteeringRoute
+	// The routes of one policy share its segment lists: desired states are
+	// never changed once built.
+	var routes []dataplane.Steering
 	for _, pf := range r.prefixes {
 		if pf.Addr().Is4() {
-			routes = append(routes, &agentv1.SteeringRoute{Prefix: pf.String(), Mode: agentv1.Mode_MODE_ENCAP, Segments: addrStrings(v4), Policy: p.Name})
+			routes = append(routes, dataplane.Steering{Prefix: pf, Mode: dataplane.ModeEncap, Segments: v4, Policy: p.Name})
 		} else {
-			routes = append(routes, &agentv1.SteeringRoute{Prefix: pf.String(), Mode: mode, Segments: addrStrings(v6), Policy: p.Name})
+			routes = append(routes, dataplane.Steering{Prefix: pf, Mode: mode, Segments: v6, Policy: p.Name})
 		}
 	}
-	return st, map[string][]*agentv1.SteeringRoute{r.headend.Name: routes}, path.Links
+	return st, map[string][]dataplane.Steering{r.headend.Name: routes}, path.Links
 }
 
 // unwaitLocked forgets that policy name waits for a prefix.
@@ -537,7 +541,11 @@ func (c *Controller) forgetLocked(name string) {
 // installedOwner names the policy whose steering route for key ("node
 // prefix") is in the desired state.
 func (c *Controller) installedOwner(key string) (string, bool) {
-	node, prefix, _ := strings.Cut(key, " ")
+	node, pf, _ := strings.Cut(key, " ")
+	prefix, err := netip.ParsePrefix(pf)
+	if err != nil {
+		return "", false
+	}
 	for name, rs := range c.byNode[node] {
 		for _, r := range rs {
 			if r.Prefix == prefix {
@@ -610,14 +618,6 @@ func (c *Controller) claimLocked(name string, drop bool) {
 			}
 		}
 	}
-}
-
-func addrStrings(as []netip.Addr) []string {
-	out := make([]string, len(as))
-	for i, a := range as {
-		out[i] = a.String()
-	}
-	return out
 }
 
 // sidsOf maps path segments to SIDs: node segments to End, adjacency
@@ -763,14 +763,15 @@ func (c *Controller) LinkEvent(node, iface string, up bool) {
 }
 
 // Desired returns a node's current desired state (nil for unknown nodes).
-func (c *Controller) Desired(node string) *agentv1.DesiredState {
+// It is shared: callers must not change it.
+func (c *Controller) Desired(node string) *intent.State {
 	st, _ := c.desiredVersion(node)
 	return st
 }
 
 // desiredVersion returns a node's desired state and how many times it was
 // rebuilt: the pusher compares versions instead of whole states.
-func (c *Controller) desiredVersion(node string) (*agentv1.DesiredState, uint64) {
+func (c *Controller) desiredVersion(node string) (*intent.State, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.desired[node], c.versions[node]

@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
 type nopPusher struct{}
 
-func (nopPusher) Push(context.Context, string, *agentv1.DesiredState) (Applied, error) {
+func (nopPusher) Push(context.Context, string, *intent.State) (Applied, error) {
 	return Applied{}, nil
 }
 
@@ -52,10 +52,16 @@ func newTestController(t *testing.T, example string) *Controller {
 	return c
 }
 
+// steeringOf is node's steering, prefix -> "MODE_<mode> segments" (the
+// agent API's names for the modes).
 func steeringOf(c *Controller, node string) map[string]string {
 	out := map[string]string{}
 	for _, s := range c.Desired(node).Steering {
-		out[s.Prefix] = s.Mode.String() + " " + strings.Join(s.Segments, ",")
+		segs := make([]string, len(s.Segments))
+		for i, a := range s.Segments {
+			segs[i] = a.String()
+		}
+		out[s.Prefix.String()] = "MODE_" + strings.ToUpper(string(s.Mode)) + " " + strings.Join(segs, ",")
 	}
 	return out
 }
@@ -120,7 +126,7 @@ func TestRerouteOnLinkFailure(t *testing.T) {
 	}
 	underlayVia := func(node, prefix string) string {
 		for _, u := range c.Desired(node).Underlay {
-			if u.Prefix == prefix {
+			if u.Prefix.String() == prefix {
 				return u.Dev
 			}
 		}
@@ -451,8 +457,8 @@ func TestDelaySessionSteersProbes(t *testing.T) {
 	if got := steeringOf(c, "r3")["fc00:0:1::5/128"]; got != "MODE_INLINE fd00:0:ff::1" {
 		t.Errorf("r3 return probe route %q", got)
 	}
-	pm := c.Desired("r1").Pm
-	if pm == nil || pm.ProbeAddr != "fc00:0:1::5" || len(pm.Delays) != 1 || pm.Delays[0].Target != "fc00:0:3::5" {
+	pm := c.Desired("r1").PM
+	if pm == nil || pm.Probe.String() != "fc00:0:1::5" || len(pm.Delays) != 1 || pm.Delays[0].Target.String() != "fc00:0:3::5" {
 		t.Errorf("r1 PM config %v", pm)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/dataplane"
 )
 
 func loadOpenAPI(t *testing.T) *openapi3.T {
@@ -192,6 +194,9 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"GET", "/v1/nodes/r1/desired", "", nil, 200},
 		{"GET", "/v1/nodes/h1/desired", "", nil, 404},
 		{"POST", "/v1/pm/sessions", `{"name":"s1","policy":"fwd","period_ms":1000}`, jsonCT, 201},
+		// Measured now: the headend's and the tail's states have a pm part.
+		{"GET", "/v1/nodes/r1/desired", "", nil, 200},
+		{"GET", "/v1/nodes/r3/desired", "", nil, 200},
 		{"POST", "/v1/pm/sessions", `{"name":"s2","policy":"fwd"}`, jsonCT, 409},
 		{"POST", "/v1/pm/sessions", `{"name":"s2","policy":"ghost"}`, jsonCT, 400},
 		{"POST", "/v1/pm/sessions", `{"name":"s2"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
@@ -361,6 +366,22 @@ func TestDocumentMatchesTheGoTypes(t *testing.T) {
 	if got := enum(schema("Policy"), "metric"); !sameSet(got, restv1.Metrics) {
 		t.Errorf("Policy.metric enum %v, restv1.Metrics %v", got, restv1.Metrics)
 	}
+	if got := enum(schema("SteeringRoute"), "mode"); !sameSet(got, restv1.Modes) {
+		t.Errorf("SteeringRoute.mode enum %v, restv1.Modes %v", got, restv1.Modes)
+	}
+	if got := enum(schema("LocalSID"), "action"); !sameSet(got, restv1.Actions) {
+		t.Errorf("LocalSID.action enum %v, restv1.Actions %v", got, restv1.Actions)
+	}
+	if got := enum(schema("PMList"), "role"); !sameSet(got, restv1.Roles) {
+		t.Errorf("PMList.role enum %v, restv1.Roles %v", got, restv1.Roles)
+	}
+	// The actions the API names are the data plane's: its error for an
+	// unknown one lists those it has.
+	_, err := dataplane.LocalSIDRoute(netip.MustParseAddr("fc00::1"), dataplane.Behavior{Action: "End.Nope"}, 1)
+	_, known, _ := strings.Cut(fmt.Sprint(err), "allowed values: ")
+	if got := strings.Split(known, ", "); !sameSet(got, restv1.Actions) {
+		t.Errorf("the data plane's actions %v, restv1.Actions %v", got, restv1.Actions)
+	}
 	// Every field a Go value encodes is in the schema (additionalProperties
 	// is false), checked on a fully populated policy.
 	full := restv1.Policy{Name: "n", From: "a", To: "b", Headend: "c", Endpoint: "d", Prefixes: []string{"e"}, Mode: restv1.ModeInline,
@@ -368,5 +389,20 @@ func TestDocumentMatchesTheGoTypes(t *testing.T) {
 		Segments: []string{"j"}, PerHop: true}
 	if err := validateValue(doc, "Policy", full); err != nil {
 		t.Errorf("a full policy does not match the Policy schema: %v", err)
+	}
+	a := func(s string) *netip.Addr { v := netip.MustParseAddr(s); return &v }
+	node := restv1.NodeState{
+		Steering: []restv1.SteeringRoute{{Prefix: netip.MustParsePrefix("fd00::/64"), Mode: restv1.ModeInline,
+			Segments: []netip.Addr{*a("fc00::1")}, Policy: "p"}},
+		SIDs: []restv1.LocalSID{{SID: *a("fc00::1"), Action: "End.B6.Encaps", NH4: a("0.0.0.0"), NH6: a("fd00::2"), Table: 254,
+			OIF: "eth1", Segments: []netip.Addr{*a("fc00::2")}}},
+		Underlay:   []restv1.UnderlayRoute{{Prefix: netip.MustParsePrefix("fd00:1::/64"), Via: a("fd00::2"), Dev: "eth1", Unreachable: true}},
+		Generation: 7,
+		PM: &restv1.NodePM{PeriodMs: 1000, MarkMask: 1 << 19, ProbeAddr: a("fc00::5"), ClocksSynced: true,
+			Lists:  []restv1.PMList{{Session: "s", Policy: "p", Segments: []netip.Addr{*a("fc00::1")}, Role: restv1.RoleTail}},
+			Delays: []restv1.PMDelay{{Session: "s", Policy: "p", Target: *a("fc00::6"), IntervalMs: 100}}},
+	}
+	if err := validateValue(doc, "NodeState", node); err != nil {
+		t.Errorf("a full node state does not match the NodeState schema: %v", err)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/pm/bus"
 	"github.com/sr6net/sr6/internal/store"
 )
@@ -19,7 +21,9 @@ import (
 const sessionPrefix = "pm/sessions/"
 
 // Measurement feeds one agent measurement to the processor directly (no
-// bus); see Process for the bus path.
+// bus); see Process for the bus path. Measurements stay in the agent API's
+// protobuf (agentv1.Measurement): that is the record the bus carries, so
+// the processor reads the wire format, unlike the rest of the controller.
 func (c *Controller) Measurement(m *agentv1.Measurement) { c.pm.Add(context.Background(), m) }
 
 // Process runs the measurement processor on the bus until ctx ends.
@@ -33,13 +37,13 @@ func (c *Controller) ExpireResults(ctx context.Context, retention, interval time
 
 // pmListsLocked is what router node measures for the active sessions: the
 // encapsulated steering routes of each session's policy, as headend or tail.
-func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
+func (c *Controller) pmListsLocked(node string) *intent.PM {
 	if len(c.sessions) == 0 {
 		return nil
 	}
-	cfg := &agentv1.PMConfig{MarkMask: c.markMask, ClocksSynced: c.clocksSynced}
+	cfg := &intent.PM{MarkMask: c.markMask, ClocksSynced: c.clocksSynced}
 	if r := c.nw.Node(node); r != nil && r.Probe.IsValid() {
-		cfg.ProbeAddr = r.Probe.String()
+		cfg.Probe = r.Probe
 	}
 	names := make([]string, 0, len(c.sessions))
 	for n := range c.sessions {
@@ -48,7 +52,7 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 	sort.Strings(names)
 	for _, n := range names {
 		s := c.sessions[n]
-		cfg.PeriodMs = s.PeriodMs
+		cfg.Period = time.Duration(s.PeriodMs) * time.Millisecond
 		st := c.status[s.Policy]
 		if st.State != "up" || len(st.Path) < 2 {
 			continue
@@ -62,20 +66,20 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 			if interval == 0 {
 				interval = 100
 			}
-			cfg.Delays = append(cfg.Delays, &agentv1.PMDelay{Session: n, Policy: s.Policy,
-				Target: c.nw.Node(tail).Probe.String(), IntervalMs: interval})
+			cfg.Delays = append(cfg.Delays, intent.Delay{Session: n, Policy: s.Policy,
+				Target: c.nw.Node(tail).Probe, Interval: time.Duration(interval) * time.Millisecond})
 		}
 		for _, r := range c.routes[s.Policy][head] {
 			// H.Insert lists end in each packet's own destination: they
 			// have no fixed key, so only encapsulated traffic is measured.
-			if r.Mode == agentv1.Mode_MODE_INLINE {
+			if r.Mode == dataplane.ModeInline {
 				continue
 			}
-			cfg.Lists = append(cfg.Lists, &agentv1.PMList{Session: n, Policy: s.Policy, Segments: r.Segments,
-				Headend: node == head, Tail: node == tail})
+			// A policy's headend is never its tail (AddPolicy refuses it).
+			cfg.Lists = append(cfg.Lists, intent.List{Session: n, Policy: s.Policy, Segments: r.Segments, Headend: node == head})
 		}
 	}
-	if len(cfg.Lists) == 0 && len(cfg.Delays) == 0 && cfg.ProbeAddr == "" {
+	if len(cfg.Lists) == 0 && len(cfg.Delays) == 0 && !cfg.Probe.IsValid() {
 		return nil
 	}
 	return cfg
@@ -84,8 +88,8 @@ func (c *Controller) pmListsLocked(node string) *agentv1.PMConfig {
 // probeSteeringLocked steers, at headend node, the tail's probe address of
 // every delay session along the policy's IPv6 segment list, so that STAMP
 // probes take the policy's path.
-func (c *Controller) probeSteeringLocked(node string) []*agentv1.SteeringRoute {
-	var out []*agentv1.SteeringRoute
+func (c *Controller) probeSteeringLocked(node string) []dataplane.Steering {
+	var out []dataplane.Steering
 	for name, s := range c.sessions {
 		if !s.Delay {
 			continue
@@ -95,20 +99,20 @@ func (c *Controller) probeSteeringLocked(node string) []*agentv1.SteeringRoute {
 			out = append(out, c.probeRouteLocked(node, name, s.ReturnPolicy)...)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
+	sort.Slice(out, func(i, j int) bool { return out[i].Prefix.String() < out[j].Prefix.String() })
 	return out
 }
 
 // probeRouteLocked steers, at policy's headend node, the probe address of
 // policy's endpoint along it.
-func (c *Controller) probeRouteLocked(node, name, policy string) []*agentv1.SteeringRoute {
+func (c *Controller) probeRouteLocked(node, name, policy string) []dataplane.Steering {
 	st := c.status[policy]
 	if st.State != "up" || len(st.Path) < 2 || st.Path[0] != node {
 		return nil
 	}
 	tail := c.nw.Node(st.Path[len(st.Path)-1])
 	for _, r := range c.routes[policy][node] {
-		if strings.Contains(r.Prefix, ":") && r.Mode == agentv1.Mode_MODE_ENCAP && len(r.Segments) > 0 {
+		if r.Prefix.Addr().Is6() && r.Mode == dataplane.ModeEncap && len(r.Segments) > 0 {
 			// H.Insert along the policy's waypoints, then the tail's
 			// loopback, the probe address being the last segment:
 			// seg6local behaviours never deliver locally (End.DT6 looks in
@@ -116,8 +120,8 @@ func (c *Controller) probeRouteLocked(node, name, policy string) []*agentv1.Stee
 			// while the kernel's own SRH processing of a packet addressed
 			// to a local address (the loopback) does. The probe address
 			// cannot come first: it is the steered prefix.
-			segs := append(append([]string{}, r.Segments[:len(r.Segments)-1]...), tail.Loopback.String())
-			return []*agentv1.SteeringRoute{{Prefix: tail.Probe.String() + "/128", Mode: agentv1.Mode_MODE_INLINE,
+			segs := append(append([]netip.Addr{}, r.Segments[:len(r.Segments)-1]...), tail.Loopback)
+			return []dataplane.Steering{{Prefix: netip.PrefixFrom(tail.Probe, 128), Mode: dataplane.ModeInline,
 				Segments: segs, Policy: policy + " (STAMP " + name + ")"}}
 		}
 	}

@@ -10,10 +10,10 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/dataplane"
 )
 
 // Policy states, as the API defines them.
@@ -229,24 +229,28 @@ func (c *Controller) agentUnreachable(node string, err error, now time.Time) {
 // routes are what they are now, when they changed: the policy is up only
 // once its headend applied that generation (rebuildLocked, which always
 // follows, gives it the next generation number).
-func (c *Controller) noteRoutesLocked(name string, old, routes map[string][]*agentv1.SteeringRoute) {
+func (c *Controller) noteRoutesLocked(name string, old, routes map[string][]dataplane.Steering) {
 	if _, ok := c.since[name]; ok && sameRoutes(old, routes) {
 		return
 	}
 	c.since[name] = c.generation + 1
 }
 
-func sameRoutes(a, b map[string][]*agentv1.SteeringRoute) bool {
+func sameRoutes(a, b map[string][]dataplane.Steering) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for node, ra := range a {
 		rb, ok := b[node]
-		if !ok || !slices.EqualFunc(ra, rb, func(x, y *agentv1.SteeringRoute) bool { return proto.Equal(x, y) }) {
+		if !ok || !slices.EqualFunc(ra, rb, sameSteering) {
 			return false
 		}
 	}
 	return true
+}
+
+func sameSteering(x, y dataplane.Steering) bool {
+	return x.Prefix == y.Prefix && x.Mode == y.Mode && x.Policy == y.Policy && slices.Equal(x.Segments, y.Segments)
 }
 
 // viewLocked is policy name's status as the API shows it: the computed
@@ -284,8 +288,8 @@ func (c *Controller) confirmLocked(name string) (string, string) {
 		}
 		var refused []string
 		for _, s := range rs {
-			if e, ok := r.refused[s.Prefix]; ok {
-				refused = append(refused, s.Prefix+": "+e)
+			if e, ok := r.refused[s.Prefix.String()]; ok {
+				refused = append(refused, s.Prefix.String()+": "+e)
 			}
 		}
 		if len(refused) > 0 {

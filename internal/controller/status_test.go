@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/store"
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -35,7 +35,7 @@ func newFakeAgents() *fakeAgents {
 	return &fakeAgents{dead: map[string]error{}, refused: map[string]string{}, pushes: map[string]int{}}
 }
 
-func (f *fakeAgents) Push(_ context.Context, node string, st *agentv1.DesiredState) (Applied, error) {
+func (f *fakeAgents) Push(_ context.Context, node string, st *intent.State) (Applied, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pushes[node]++
@@ -44,8 +44,8 @@ func (f *fakeAgents) Push(_ context.Context, node string, st *agentv1.DesiredSta
 	}
 	var a Applied
 	for _, s := range st.Steering {
-		r := RouteResult{Kind: "steering", Prefix: s.Prefix, Policy: s.Policy, Installed: true}
-		if e, ok := f.refused[s.Prefix]; ok {
+		r := RouteResult{Kind: "steering", Prefix: s.Prefix.String(), Policy: s.Policy, Installed: true}
+		if e, ok := f.refused[s.Prefix.String()]; ok {
 			r.Installed, r.Error = false, e
 		}
 		a.Routes = append(a.Routes, r)

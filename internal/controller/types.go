@@ -2,8 +2,11 @@ package controller
 
 import (
 	"fmt"
+	"net/netip"
 
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/dataplane"
+	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
@@ -66,4 +69,66 @@ func topologyView(nw *topo.Network, up func(*topo.Link) bool) TopologyView {
 			Rate: l.Rate, Subnet4: l.Subnet4, Subnet6: l.Subnet6, Up: up(nw.Links[i])})
 	}
 	return v
+}
+
+// nodeStateView is a node's desired state as the API shows it.
+func nodeStateView(st *intent.State) restv1.NodeState {
+	v := restv1.NodeState{Steering: make([]restv1.SteeringRoute, 0, len(st.Steering)),
+		SIDs: make([]restv1.LocalSID, 0, len(st.SIDs)), Underlay: make([]restv1.UnderlayRoute, 0, len(st.Underlay)),
+		Generation: st.Generation, PM: pmView(st.PM)}
+	for _, s := range st.Steering {
+		v.Steering = append(v.Steering, restv1.SteeringRoute{Prefix: s.Prefix, Mode: modeView(s.Mode),
+			Segments: nonNil(s.Segments), Policy: s.Policy})
+	}
+	for _, sid := range st.SIDs {
+		b := sid.Behavior
+		v.SIDs = append(v.SIDs, restv1.LocalSID{SID: sid.SID, Action: string(b.Action), NH4: optAddr(b.NH4), NH6: optAddr(b.NH6),
+			Table: b.Table, OIF: sid.OIFName, Segments: b.Segments})
+	}
+	for _, u := range st.Underlay {
+		v.Underlay = append(v.Underlay, restv1.UnderlayRoute{Prefix: u.Prefix, Via: optAddr(u.Via), Dev: u.Dev, Unreachable: u.Unreachable})
+	}
+	return v
+}
+
+func pmView(pm *intent.PM) *restv1.NodePM {
+	if pm == nil {
+		return nil
+	}
+	v := &restv1.NodePM{PeriodMs: uint32(pm.Period.Milliseconds()), MarkMask: pm.MarkMask, ProbeAddr: optAddr(pm.Probe),
+		ClocksSynced: pm.ClocksSynced, Lists: make([]restv1.PMList, 0, len(pm.Lists)), Delays: make([]restv1.PMDelay, 0, len(pm.Delays))}
+	for _, l := range pm.Lists {
+		role := restv1.RoleTail
+		if l.Headend {
+			role = restv1.RoleHeadend
+		}
+		v.Lists = append(v.Lists, restv1.PMList{Session: l.Session, Policy: l.Policy, Segments: nonNil(l.Segments), Role: role})
+	}
+	for _, d := range pm.Delays {
+		v.Delays = append(v.Delays, restv1.PMDelay{Session: d.Session, Policy: d.Policy, Target: d.Target,
+			IntervalMs: uint32(d.Interval.Milliseconds())})
+	}
+	return v
+}
+
+func modeView(m dataplane.Mode) restv1.Mode {
+	if m == dataplane.ModeInline {
+		return restv1.ModeInline
+	}
+	return restv1.ModeEncap
+}
+
+// optAddr is a for an optional field: nil when unset.
+func optAddr(a netip.Addr) *netip.Addr {
+	if !a.IsValid() {
+		return nil
+	}
+	return &a
+}
+
+func nonNil(as []netip.Addr) []netip.Addr {
+	if as == nil {
+		return []netip.Addr{}
+	}
+	return as
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
 )
 
 // Phases of a lab's life, stored in its state file.

@@ -163,10 +163,10 @@ func (c *Client) Topology(ctx context.Context) (Topology, error) {
 	return v, err
 }
 
-// Desired returns a router's desired state as pushed to its agent (the
-// JSON of the agent API's DesiredState).
-func (c *Client) Desired(ctx context.Context, node string) (json.RawMessage, error) {
-	var v json.RawMessage
+// Desired returns a router's desired state as the controller pushes it to
+// the router's agent.
+func (c *Client) Desired(ctx context.Context, node string) (NodeState, error) {
+	var v NodeState
 	err := c.do(ctx, http.MethodGet, "/v1/nodes/"+url.PathEscape(node)+"/desired", nil, &v)
 	return v, err
 }

@@ -205,3 +205,84 @@ type LossResult struct {
 	ForwardAvgMs  float64 `json:"forward_avg_ms,omitempty"`
 	BackwardAvgMs float64 `json:"backward_avg_ms,omitempty"`
 }
+
+// NodeState is a router's desired state: what the controller pushes to
+// its agent, the agent makes the kernel's sr6-owned routes equal to, and
+// measures. Lists are [] when empty, never null.
+type NodeState struct {
+	Steering []SteeringRoute `json:"steering"`
+	SIDs     []LocalSID      `json:"sids"`
+	Underlay []UnderlayRoute `json:"underlay"`
+	// Generation increases with every change the controller makes; the
+	// agent reports the last one it applied.
+	Generation uint64 `json:"generation"`
+	// PM is what the router measures; absent when it measures nothing.
+	PM *NodePM `json:"pm,omitempty"`
+}
+
+// SteeringRoute steers traffic to Prefix into a segment list.
+type SteeringRoute struct {
+	Prefix   netip.Prefix `json:"prefix"`
+	Mode     Mode         `json:"mode"`
+	Segments []netip.Addr `json:"segments"` // path order
+	Policy   string       `json:"policy"`   // the owner
+}
+
+// Actions are the allowed values of LocalSID.Action (RFC 8986 names).
+var Actions = []string{"End", "End.X", "End.T", "End.DX2", "End.DX4", "End.DX6", "End.DT6", "End.B6", "End.B6.Encaps"}
+
+// LocalSID is a SID of the router with its behaviour; which parameters are
+// set depends on the action.
+type LocalSID struct {
+	SID      netip.Addr   `json:"sid"`
+	Action   string       `json:"action"`        // one of Actions
+	NH4      *netip.Addr  `json:"nh4,omitempty"` // End.DX4 (0.0.0.0: route the inner packet)
+	NH6      *netip.Addr  `json:"nh6,omitempty"` // End.X, End.DX6
+	Table    int          `json:"table,omitempty"`
+	OIF      string       `json:"oif,omitempty"`      // End.DX2's interface
+	Segments []netip.Addr `json:"segments,omitempty"` // End.B6, End.B6.Encaps
+}
+
+// UnderlayRoute is a plain route: through Via on Dev, or unreachable.
+type UnderlayRoute struct {
+	Prefix      netip.Prefix `json:"prefix"`
+	Via         *netip.Addr  `json:"via,omitempty"`
+	Dev         string       `json:"dev,omitempty"`
+	Unreachable bool         `json:"unreachable,omitempty"`
+}
+
+// NodePM is a router's measurement configuration: the segment lists it
+// counts (alternate marking) and the STAMP probes it sends.
+type NodePM struct {
+	PeriodMs     uint32      `json:"period_ms"` // color period (0: no lists to count)
+	MarkMask     uint32      `json:"mark_mask"` // the header bit carrying the color
+	Lists        []PMList    `json:"lists"`
+	ProbeAddr    *netip.Addr `json:"probe_addr,omitempty"` // the router's STAMP reflector
+	Delays       []PMDelay   `json:"delays"`
+	ClocksSynced bool        `json:"clocks_synced"` // STAMP reports one-way delays
+}
+
+// Roles of a router in a measured segment list.
+const (
+	RoleHeadend = "headend" // colors and counts on egress
+	RoleTail    = "tail"    // counts on ingress
+)
+
+// Roles are the allowed values of PMList.Role.
+var Roles = []string{RoleHeadend, RoleTail}
+
+// PMList is one segment list the router counts for a session.
+type PMList struct {
+	Session  string       `json:"session"`
+	Policy   string       `json:"policy"`
+	Segments []netip.Addr `json:"segments"`
+	Role     string       `json:"role"` // one of Roles
+}
+
+// PMDelay is one STAMP session the router sends, as the policy's headend.
+type PMDelay struct {
+	Session    string     `json:"session"`
+	Policy     string     `json:"policy"`
+	Target     netip.Addr `json:"target"` // the tail's probe address
+	IntervalMs uint32     `json:"interval_ms"`
+}
