@@ -60,9 +60,9 @@ type pm struct {
 	subs     map[chan *agentv1.Measurement]struct{}
 	recent   []*agentv1.Measurement // replayed to each new subscriber
 
-	probe       netip.Addr         // this node's STAMP reflector address
-	synced      bool               // clocks declared synchronized
-	stopReflect context.CancelFunc // the running reflector
+	probe       netip.Addr // this node's STAMP reflector address
+	synced      bool       // clocks declared synchronized
+	stopReflect func()     // stops the running reflector and frees its port
 	senders     map[string]context.CancelFunc
 }
 
@@ -369,11 +369,19 @@ func (m *pm) applyDelayLocked(cfg *intent.PM) error {
 			// retried by the next Apply.
 			m.probe = probe
 			ctx, cancel := context.WithCancel(context.Background())
-			m.stopReflect = cancel
+			done := make(chan struct{})
+			// Stopping closes the socket and waits for the reflector, so
+			// that the port is free when the next session binds it again
+			// (an asynchronous close made that bind fail: address in use).
+			m.stopReflect = func() {
+				cancel()
+				conn.Close()
+				<-done
+			}
 			refl := stamp.NewReflector(stamp.ReflectorConfig{Mode: stamp.Stateful, ErrorEstimate: estimate, Log: m.log})
 			go func() {
-				defer conn.Close()
-				if err := refl.Serve(ctx, conn); err != nil {
+				defer close(done)
+				if err := refl.Serve(ctx, conn); err != nil && ctx.Err() == nil {
 					m.log.Warn("STAMP reflector", "err", err)
 				}
 			}()
