@@ -82,41 +82,28 @@ func (a *app) pmCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			// Subscribe before reading the history, so that no result
-			// falls between the two; results seen both ways print once.
-			var stream *restv1.ResultStream
-			if watch {
-				if stream, err = c.Stream(ctx, args[0]); err != nil {
-					return err
-				}
-				defer stream.Close()
-			}
-			rs, err := c.Results(ctx, args[0], time.Now().Add(-since), time.Time{})
-			if err != nil {
-				return err
-			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PERIOD START\tKIND\tSEGMENTS / TARGET\tTX\tRX\tLOST\tLOSS\tRTT MIN/AVG/MAX\tJITTER")
-			seen := map[string]bool{}
-			for _, r := range rs {
-				printResult(tw, seen, r)
-			}
-			if err := tw.Flush(); err != nil || !watch {
-				return err
-			}
-			for {
-				r, err := stream.Next()
+			if !watch {
+				rs, err := c.Results(ctx, args[0], time.Now().Add(-since), time.Time{})
 				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return fmt.Errorf("watch %s: %w", args[0], err)
-				}
-				printResult(tw, seen, r)
-				if err := tw.Flush(); err != nil {
 					return err
 				}
+				for _, r := range rs {
+					printResult(tw, r)
+				}
+				return tw.Flush()
 			}
+			// Watch replays the history, then streams, reconnecting when
+			// the controller restarts; it ends when the session is stopped.
+			err = c.Watch(ctx, args[0], time.Now().Add(-since), func(r restv1.LossResult) error {
+				printResult(tw, r)
+				return tw.Flush()
+			}, func() { _ = tw.Flush() })
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("watch %s: %w", args[0], err)
+			}
+			return tw.Flush()
 		},
 	}
 	show.Flags().BoolVarP(&watch, "watch", "w", false, "keep printing new periods")
@@ -125,14 +112,8 @@ func (a *app) pmCmd() *cobra.Command {
 	return cmd
 }
 
-// printResult prints r unless seen already has it (a period and segment
-// list of a kind is one result).
-func printResult(tw *tabwriter.Writer, seen map[string]bool, r restv1.LossResult) {
-	k := r.PeriodStart.String() + r.Kind + strings.Join(r.Segments, ",")
-	if seen[k] {
-		return
-	}
-	seen[k] = true
+// printResult prints one result as a row.
+func printResult(tw *tabwriter.Writer, r restv1.LossResult) {
 	rtt, jitter := "", ""
 	if r.Kind == restv1.KindDelay {
 		rtt = fmt.Sprintf("%.3f/%.3f/%.3f ms", r.RTTMinMs, r.RTTAvgMs, r.RTTMaxMs)

@@ -210,16 +210,19 @@ const (
 )
 
 // streamResults sends a session's results as server-sent events
-// ("event: result", the LossResult as data) until the client leaves.
+// ("event: result", the LossResult as data) until the client leaves or
+// the session is stopped.
 func (c *Controller) streamResults(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	// Subscribed first, then checked: a session stopped in between is
+	// either not found here or closes ch, never a stream that waits on.
+	ch, cancel := c.pm.Subscribe(name)
+	defer cancel()
 	if !c.hasSession(name) {
 		writeError(w, notFound("session", name))
 		return
 	}
 	rc := http.NewResponseController(w)
-	ch, cancel := c.pm.Subscribe(name)
-	defer cancel()
 	// The server's read deadline would end the stream (the idle
 	// connection's background read fails and cancels the request) and its
 	// write deadline would cut it: instead each event gets its own write
@@ -251,7 +254,11 @@ func (c *Controller) streamResults(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-tick.C:
 			err = send(": heartbeat\n\n")
-		case res := <-ch:
+		case res, ok := <-ch:
+			if !ok {
+				// The session was stopped: the stream ends, cleanly.
+				return
+			}
 			data, _ := json.Marshal(res)
 			err = send("event: result\ndata: %s\n\n", data)
 		}

@@ -363,6 +363,46 @@ func TestStreamOutlivesWriteTimeout(t *testing.T) {
 	}
 }
 
+// TestStreamEndsWhenTheSessionStops: stopping a session ends its event
+// streams cleanly (io.EOF for the client), so a watcher is not left
+// waiting on heartbeats for ever.
+func TestStreamEndsWhenTheSessionStops(t *testing.T) {
+	c := newTestController(t, "triangle.yaml")
+	ctx := context.Background()
+	if _, err := c.AddPolicy(ctx, Policy{Name: "fwd", From: "h1", To: "h2"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartSession(ctx, Session{Name: "s", Policy: "fwd", PeriodMs: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	srv := guarded(t, c, HandlerConfig{})
+	cl := restv1.NewClient(srv.URL, restv1.WithToken(testToken))
+	st, err := cl.Stream(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	next := make(chan error, 1)
+	go func() {
+		_, err := st.Next()
+		next <- err
+	}()
+	if err := c.StopSession(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-next:
+		if !errors.Is(err, io.EOF) {
+			t.Errorf("stream after the session stopped: %v, want io.EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream of a stopped session did not end within 5s")
+	}
+	if _, err := cl.Stream(ctx, "s"); !restv1.IsNotFound(err) {
+		t.Errorf("stream of a stopped session: %v, want 404", err)
+	}
+}
+
 // fakeAddrListener reports another address than the one it listens on.
 type fakeAddrListener struct {
 	net.Listener

@@ -283,3 +283,104 @@ func IsNotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.NotFound()
 }
+
+// WatchRetry bounds how long Watch keeps trying to reach a controller
+// that went away (a restart takes well under a second).
+const WatchRetry = 30 * time.Second
+
+// Watch calls fn with session's results of the periods from since on, then
+// with each new one as it closes, once each, in the order they come;
+// caughtUp (may be nil) is called once the stored ones are replayed and the
+// stream follows. When the connection drops (a controller restart) it
+// reconnects, backing off up to WatchRetry, and fills the gap from the
+// stored results. It returns nil when the session is stopped (the
+// controller ends the stream), ctx's error when ctx ends, fn's error, or
+// the error that outlasted WatchRetry.
+func (c *Client) Watch(ctx context.Context, session string, since time.Time, fn func(LossResult) error, caughtUp func()) error {
+	seen := map[string]bool{}
+	from := since
+	emit := func(r LossResult) error {
+		if seen[r.Key()] {
+			return nil
+		}
+		seen[r.Key()] = true
+		if r.PeriodStart.After(from) {
+			from = r.PeriodStart
+		}
+		return fn(r)
+	}
+	var failingSince time.Time
+	backoff := 100 * time.Millisecond
+	for {
+		err := c.watchOnce(ctx, session, from, emit, func() {
+			failingSince, backoff = time.Time{}, 100*time.Millisecond
+			if caughtUp != nil {
+				caughtUp()
+				caughtUp = nil
+			}
+		})
+		switch {
+		case err == nil || errors.Is(err, io.EOF):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errFn):
+			return errors.Unwrap(err)
+		}
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status < 500 {
+			return err // refused (token, no such session): trying again changes nothing
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		} else if time.Since(failingSince) > WatchRetry {
+			return fmt.Errorf("watch %s: %w (gave up after %s)", session, err, WatchRetry)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// errFn marks an error of Watch's callback.
+var errFn = errors.New("watch callback")
+
+type fnError struct{ err error }
+
+func (e fnError) Error() string        { return e.err.Error() }
+func (e fnError) Unwrap() error        { return e.err }
+func (e fnError) Is(target error) bool { return target == errFn }
+
+// watchOnce subscribes, replays the results from from on, then follows the
+// stream until it ends or breaks.
+func (c *Client) watchOnce(ctx context.Context, session string, from time.Time, emit func(LossResult) error, caughtUp func()) error {
+	// Subscribe before reading the history, so that no result falls
+	// between the two; results seen both ways are emitted once.
+	stream, err := c.Stream(ctx, session)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	rs, err := c.Results(ctx, session, from, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := emit(r); err != nil {
+			return fnError{err}
+		}
+	}
+	caughtUp()
+	for {
+		r, err := stream.Next()
+		if err != nil {
+			return err
+		}
+		if err := emit(r); err != nil {
+			return fnError{err}
+		}
+	}
+}

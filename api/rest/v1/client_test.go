@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -116,5 +118,65 @@ func TestResultStream(t *testing.T) {
 	}
 	if _, err := c.Stream(context.Background(), "x"); !IsNotFound(err) {
 		t.Fatalf("stream of a missing session: %v", err)
+	}
+}
+
+// TestWatchReconnects: a stream that breaks (the controller restarting) is
+// opened again and the gap filled from the stored results; each result is
+// given once; a stream the controller ends means the session stopped.
+func TestWatchReconnects(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	result := func(i int) string {
+		return fmt.Sprintf(`{"session":"s","kind":"loss","segments":["x"],"period_start":%q,"tx_packets":%d}`,
+			t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i)
+	}
+	var mu sync.Mutex
+	streams := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/v1/pm/sessions/s/results":
+			// What is stored so far: period 0, and period 1 once the
+			// first stream broke (it closed while the client was away).
+			rs := []string{result(0)}
+			if streams > 0 {
+				rs = append(rs, result(1))
+			}
+			fmt.Fprintf(w, "[%s]", strings.Join(rs, ","))
+		case "/v1/pm/sessions/s/stream":
+			streams++
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			if streams == 1 {
+				// Period 0 again (seen in the history), then the server dies
+				// mid-stream.
+				fmt.Fprintf(w, "event: result\ndata: %s\n\n", result(0))
+				w.(http.Flusher).Flush()
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				conn.Close()
+				return
+			}
+			fmt.Fprintf(w, "event: result\ndata: %s\n\nevent: result\ndata: %s\n\n", result(1), result(2))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	var got []uint64
+	caughtUp := 0
+	err := NewClient(srv.URL).Watch(context.Background(), "s", t0, func(r LossResult) error {
+		got = append(got, r.TxPackets)
+		return nil
+	}, func() { caughtUp++ })
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if !slices.Equal(got, []uint64{0, 1, 2}) || caughtUp != 1 || streams != 2 {
+		t.Errorf("results %v, caught up %d times, %d streams; want [0 1 2], once, 2", got, caughtUp, streams)
+	}
+	// A session the controller does not know is not retried.
+	if err := NewClient(srv.URL).Watch(context.Background(), "nosuch", t0, func(LossResult) error { return nil }, nil); !IsNotFound(err) {
+		t.Errorf("Watch of a missing session: %v, want 404", err)
 	}
 }

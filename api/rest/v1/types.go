@@ -206,6 +206,13 @@ type LossResult struct {
 	BackwardAvgMs float64 `json:"backward_avg_ms,omitempty"`
 }
 
+// Key identifies r among its session's results (a period, a kind and a
+// segment list make one result) and orders them by period: a result seen
+// twice, from the stream and from a query, has one key.
+func (r LossResult) Key() string {
+	return fmt.Sprintf("%016d/%s/%s", r.PeriodStart.UnixMilli(), r.Kind, strings.Join(r.Segments, ","))
+}
+
 // NodeState is a router's desired state: what the controller pushes to
 // its agent, the agent makes the kernel's sr6-owned routes equal to, and
 // measures. Lists are [] when empty, never null.

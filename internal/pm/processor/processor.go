@@ -71,9 +71,7 @@ func pairKey(m *agentv1.Measurement) string {
 
 // resultKey orders a session's results by period, then kind and segment
 // list.
-func resultKey(r Result) string {
-	return fmt.Sprintf("%016d/%s/%s", r.PeriodStart.UnixMilli(), r.Kind, strings.Join(r.Segments, ","))
-}
+func resultKey(r Result) string { return r.Key() }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
@@ -221,7 +219,8 @@ func (p *Processor) Totals(session string) (tx, lost uint64) {
 }
 
 // Subscribe delivers session's new results ("" for every session's) until
-// cancel is called; a subscriber that falls 256 results behind misses some.
+// cancel is called or the session is forgotten, which closes the channel;
+// a subscriber that falls 256 results behind misses some.
 func (p *Processor) Subscribe(session string) (results <-chan Result, cancel func()) {
 	ch := make(chan Result, 256)
 	p.mu.Lock()
@@ -234,11 +233,18 @@ func (p *Processor) Subscribe(session string) (results <-chan Result, cancel fun
 	}
 }
 
-// Forget drops session's results from memory and from the store.
+// Forget drops session's results from memory and from the store, and ends
+// its subscriptions (their channels close).
 func (p *Processor) Forget(ctx context.Context, session string) {
 	p.mu.Lock()
 	delete(p.results, session)
 	delete(p.totals, session)
+	for ch, want := range p.subs {
+		if want == session {
+			delete(p.subs, ch)
+			close(ch)
+		}
+	}
 	p.mu.Unlock()
 	if kvs, err := p.store.List(ctx, resultPrefix+session+"/"); err == nil {
 		for _, kv := range kvs {

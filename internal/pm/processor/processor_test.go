@@ -180,3 +180,27 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	b.ReportMetric(float64(2*b.N)/time.Since(start).Seconds(), "records/s")
 }
+
+// TestForgetEndsSubscriptions: a stopped session's subscribers see their
+// channel close (a stream waiting on it ends); others' stay open.
+func TestForgetEndsSubscriptions(t *testing.T) {
+	p, _ := newTestProcessor(t, 10)
+	a, cancelA := p.Subscribe("a")
+	defer cancelA()
+	b, cancelB := p.Subscribe("b")
+	defer cancelB()
+	all, cancelAll := p.Subscribe("")
+	defer cancelAll()
+	p.Forget(context.Background(), "a")
+	if _, ok := <-a; ok {
+		t.Error("a's subscription got a result instead of closing")
+	}
+	for name, ch := range map[string]<-chan Result{"b": b, "all": all} {
+		select {
+		case _, ok := <-ch:
+			t.Errorf("%s's subscription changed (open %v) when a was forgotten", name, ok)
+		default:
+		}
+	}
+	cancelA() // after Forget: must not panic or close twice
+}
