@@ -197,6 +197,7 @@ func TestBadPolicies(t *testing.T) {
 		{Policy{Name: "x", Headend: "r1", Endpoint: "r3", Prefixes: []string{"nope"}}, "prefixes[0]", "not a prefix", false},
 		{Policy{Name: "x", From: "h1", To: "h2", Include: []string{"h2"}}, "include[0]", "not a router", true},
 		{Policy{Name: "x", From: "h1", To: "h2", ExcludeNodes: []string{"r1"}}, "exclude_nodes[0]", "headend or endpoint", false},
+		{Policy{Name: "x", From: "h1", To: "h2", Include: []string{"r2"}, ExcludeNodes: []string{"r2"}}, "exclude_nodes[0]", "r2 is also a waypoint (include[0])", false},
 		{Policy{Name: "x", From: "h1", To: "h2", ExcludeLinks: []string{"r1:eth9"}}, "exclude_links[0]", "no interface", false},
 		{Policy{Name: "x", From: "h1", To: "h2", Segments: []string{"r2"}, Include: []string{"r2"}}, "segments", "no constraints", false},
 		{Policy{Name: "x", From: "h1", To: "h2", DisjointFrom: "ghost"}, "disjoint_from", `no policy "ghost"`, false},

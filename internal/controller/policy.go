@@ -130,6 +130,11 @@ func (c *Controller) resolve(p Policy) (*resolved, error) {
 		if n == r.headend || n == r.endpoint {
 			return nil, bad(fmt.Sprintf("exclude_nodes[%d]", i), nil, "%s is the policy's headend or endpoint", name)
 		}
+		// A waypoint the path must avoid can never be met: refused now,
+		// rather than stored as a policy that is down for ever.
+		if w := slices.Index(r.include, n); w >= 0 {
+			return nil, bad(fmt.Sprintf("exclude_nodes[%d]", i), nil, "%s is also a waypoint (include[%d]): the path cannot both visit and avoid it", name, w)
+		}
 		r.exclNode = append(r.exclNode, n)
 	}
 	for i, name := range p.ExcludeLinks {
