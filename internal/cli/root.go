@@ -22,10 +22,14 @@ type app struct {
 	verbose     bool
 }
 
-// Run executes sr6 with args and returns the process exit code.
 // defaultStateDir holds the labs unless --state-dir names another folder.
 const defaultStateDir = "/var/lib/sr6/labs"
 
+// exitInterrupted is the exit code of a command stopped by SIGINT or
+// SIGTERM (128 + SIGINT, as shells report it).
+const exitInterrupted = 130
+
+// Run executes sr6 with args and returns the process exit code.
 func Run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	a := &app{out: out, errOut: errOut}
 	root := a.rootCmd()
@@ -35,8 +39,11 @@ func Run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(errOut, "sr6:", err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		switch {
+		case errors.As(err, &ue):
 			return 2
+		case ctx.Err() != nil:
+			return exitInterrupted
 		}
 		return 1
 	}

@@ -120,6 +120,11 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	fmt.Fprintf(opts.Progress, "deploying lab %s: %d routers, %d hosts, %d links, routing %s\n",
 		nw.Name, routers, len(nw.Nodes)-routers, len(nw.Links), nw.Routing)
 	if err := d.run(ctx); err != nil {
+		if ctx.Err() != nil {
+			// A step waiting when the signal came reports its own
+			// timeout or failure: the cause is the interruption.
+			err = fmt.Errorf("interrupted (%w) during: %w", ctx.Err(), err)
+		}
 		fmt.Fprintf(opts.Progress, "deploy failed, rolling back: %v\n", err)
 		if derr := destroyLocked(context.WithoutCancel(ctx), nw.Name, st, opts); derr != nil {
 			return nil, fmt.Errorf("deploy %s: %w (rollback also failed: %v)", nw.Name, err, derr)

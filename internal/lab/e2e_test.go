@@ -434,8 +434,8 @@ func TestFailedDeployLeavesNothing(t *testing.T) {
 	opts := l.opts
 	opts.Progress = &cancelAfter{step: "links", cancel: cancel}
 	_, err := lab.Deploy(ctx, l.nw, "test.yaml", l.data, opts)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("deploy error = %v, want context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("deploy error = %v, want context.Canceled, said to be an interruption", err)
 	}
 	if left := namespacesOf(l.name); len(left) > 0 {
 		t.Errorf("namespaces left after a failed deploy: %v", left)
