@@ -98,15 +98,11 @@ func controllerLab(ctx context.Context, o gen.Options, dir string) (*topo.Networ
 	if err != nil {
 		return nil, opts, nil, err
 	}
-	labDir, err := opts.Store.LabDir(st.Name)
+	client, err := opts.Store.ControllerClient(st.Name, "")
 	if err != nil {
 		return nil, opts, nil, err
 	}
-	token, err := lab.APIToken(labDir)
-	if err != nil {
-		return nil, lab.Options{}, nil, err
-	}
-	return nw, opts, restv1.NewClient(st.Controller, restv1.WithToken(token)), nil
+	return nw, opts, client, nil
 }
 
 // Provision creates n router-to-router policies (each with its own prefix)

@@ -56,31 +56,14 @@ func explicitToken(file string) (string, error) {
 	return tok, nil
 }
 
-// labController returns the client of lab name's controller, with token
-// if set, else the lab's own, or an error saying the lab has none.
+// labController returns the client of the controller of the lab arg
+// names (a lab name or its topology file).
 func (a *app) labController(arg, token string) (*restv1.Client, error) {
 	name, err := labName(arg)
 	if err != nil {
 		return nil, err
 	}
-	ls := lab.Store{Dir: a.stateDir}
-	st, err := ls.Load(name)
-	if err != nil {
-		return nil, err
-	}
-	if st.Controller == "" {
-		return nil, fmt.Errorf("lab %s runs no controller (deployed with --controller=false)", name)
-	}
-	if token == "" {
-		dir, err := ls.LabDir(name)
-		if err != nil {
-			return nil, err
-		}
-		if token, err = lab.APIToken(dir); err != nil {
-			return nil, fmt.Errorf("lab %s: %w", name, err)
-		}
-	}
-	return restv1.NewClient(st.Controller, restv1.WithToken(token)), nil
+	return lab.Store{Dir: a.stateDir}.ControllerClient(name, token)
 }
 
 func (a *app) policyCmd() *cobra.Command {

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
-	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/agent"
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/kinds"
@@ -22,16 +21,6 @@ import (
 	"github.com/sr6net/sr6/internal/supervise"
 	"github.com/sr6net/sr6/internal/topo"
 )
-
-// APIToken reads the bearer token of the lab's controller REST API (in
-// Layout.APIToken, mode 0600): the CLI and the UI send it to the controller.
-func APIToken(labDir string) (string, error) {
-	tok, err := restv1.ReadTokenFile(Layout{Dir: labDir}.APIToken())
-	if err != nil {
-		return "", fmt.Errorf("controller token of the lab in %s: %w", labDir, err)
-	}
-	return tok, nil
-}
 
 // ControllerIdentity names the controller's client certificate.
 const ControllerIdentity = "controller"

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/controller"
 	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/pki"
@@ -48,4 +49,28 @@ func (s Store) ControllerConfig(o controller.Options) (controller.Config, error)
 	// A lab's namespaces share this host's clock.
 	o.ClocksSynced = true
 	return o.Config(nw, eps)
+}
+
+// ControllerClient is a REST client of lab name's controller, sending
+// token, or the lab's own token when token is "".
+func (s Store) ControllerClient(name, token string) (*restv1.Client, error) {
+	st, err := s.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if st.Controller == "" {
+		return nil, fmt.Errorf("lab %s runs no controller (deployed with --controller=false)", name)
+	}
+	if token == "" {
+		l, err := s.Layout(name)
+		if err != nil {
+			return nil, err
+		}
+		// The token in the lab folder (mode 0600): the CLI and the UI send
+		// it to the controller.
+		if token, err = restv1.ReadTokenFile(l.APIToken()); err != nil {
+			return nil, fmt.Errorf("controller token of lab %s: %w", name, err)
+		}
+	}
+	return restv1.NewClient(st.Controller, restv1.WithToken(token)), nil
 }

@@ -45,11 +45,11 @@ func (l *testLab) withController() *restv1.Client {
 	if st.Controller == "" {
 		l.t.Fatal("deployed without a controller URL")
 	}
-	token, err := lab.APIToken(l.dir())
+	c, err := l.opts.Store.ControllerClient(l.name, "")
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return restv1.NewClient(st.Controller, restv1.WithToken(token))
+	return c
 }
 
 // addPolicy adds p, which must be computed (pending until its headend's
