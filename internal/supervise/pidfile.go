@@ -127,7 +127,14 @@ func find(path string) (*Process, error) {
 func (p *Process) watch() {
 	for {
 		fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, -1); err != nil && errors.Is(err, unix.EINTR) {
+		n, err := unix.Poll(fds, -1)
+		if err != nil || n == 0 || fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) == 0 {
+			// Only the pidfd's word means the process ended: a failed
+			// poll taken for an exit would start a second copy of a
+			// daemon that still runs.
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				time.Sleep(100 * time.Millisecond)
+			}
 			continue
 		}
 		p.mu.Lock()
