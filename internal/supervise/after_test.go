@@ -96,7 +96,7 @@ func TestAfterWaitsUntilReady(t *testing.T) {
 					Ready: ready, Backoff: BackoffPolicy{Initial: 50 * time.Millisecond}},
 			})
 			by := waitAll(t, s, "b waiting", 2*time.Second, func(by map[string]Status) bool { return by["b"].State == Waiting })
-			if by["b"].PID != 0 || !strings.Contains(by["b"].Error, "waiting for a to be ready") {
+			if by["b"].PID != 0 || by["b"].Error != "a not ready" {
 				t.Errorf("b while a is not ready: %+v", by["b"])
 			}
 			for {

@@ -341,7 +341,7 @@ func (d *Daemon) waitDeps(ctx context.Context) ([]uint64, bool) {
 		}
 		// Waking on the first one that is not ready is enough: every
 		// wake-up checks them all again.
-		why := "waiting for " + strings.Join(waiting, ", ") + " to be ready"
+		why := strings.Join(waiting, ", ") + " not ready"
 		if st := d.Status(); st.State != Waiting || st.Error != why {
 			d.log.Info("waiting", "for", waiting)
 			d.setState(Waiting, why)
