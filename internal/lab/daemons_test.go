@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sr6net/sr6/internal/supervise"
 )
 
 // TestDaemonSpecsByKind: the daemons of each node are those its kind runs,
@@ -149,5 +151,45 @@ func TestVtyCommand(t *testing.T) {
 	}
 	if _, err := vtyCommand(context.Background(), filepath.Join(t.TempDir(), "none.vty"), "show version"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("no socket: %v", err)
+	}
+}
+
+// TestWithLogTails: a deploy whose daemons are not ready says what their
+// logs said last, for rollback removes the logs.
+func TestWithLogTails(t *testing.T) {
+	text := "version: 1\nname: tri\nrouting: isis\nnodes:\n  r1: {kind: router}\n  r2: {kind: router}\nlinks:\n  - endpoints: [r1:eth1, r2:eth1]\n"
+	st := &State{Name: "tri", Source: "t.yaml", Topology: text}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Layout{Dir: t.TempDir()}
+	for _, n := range []string{"r1", "r2"} {
+		if err := os.MkdirAll(l.Node(n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		l.FRROut("r1", "isisd"): "line 1\nisisd: cannot open config\n",
+		l.FRRLog("r1"):          "ISIS: one\nISIS: two\nISIS: three\n",
+		l.FRROut("r2", "zebra"): "zebra is fine\n",
+	}
+	for f, text := range files {
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &deployer{nw: nw, st: st, layout: l, opts: Options{Binary: "/bin/sr6", Store: Store{Dir: filepath.Dir(l.Dir)}}}
+	status := &DaemonsStatus{Daemons: []supervise.Status{
+		{Name: "zebra/r1", State: supervise.Ready}, {Name: "isisd/r1", State: supervise.Backoff},
+		{Name: "zebra/r2", State: supervise.Ready}, {Name: "isisd/r2", State: supervise.Waiting},
+	}}
+	err = d.withLogTails(errors.New("daemons not ready"), status)
+	want := "daemons not ready; last words: isisd/r1 (isisd.out): line 1 | isisd: cannot open config; isisd/r1 (frr.log): ISIS: two | ISIS: three"
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	if err := d.withLogTails(errors.New("x"), nil); err.Error() != "x" {
+		t.Errorf("without status: %v", err)
 	}
 }

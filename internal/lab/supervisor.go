@@ -150,7 +150,7 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 	}
 	after, err := waitDaemons(ctx, l, pid, readyTimeout)
 	if err != nil {
-		return report, err
+		return report, d.withLogTails(err, after)
 	}
 	if before == nil {
 		return report, nil
@@ -178,6 +178,41 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 		}
 	}
 	return report, nil
+}
+
+// withLogTails adds to err the last lines of the log of each daemon of st
+// that is not ready: a failed deploy is rolled back, and the lab folder
+// with the logs goes with it.
+func (d *deployer) withLogTails(err error, st *DaemonsStatus) error {
+	if st == nil {
+		return err
+	}
+	specs, serr := daemonSpecs(d.st, d.nw, d.layout, d.opts.Binary, d.opts.Store.Dir)
+	if serr != nil {
+		return err
+	}
+	logs := map[string][]string{}
+	for _, s := range specs {
+		logs[s.Name] = []string{s.LogFile}
+		if daemon, node, ok := strings.Cut(s.Name, "/"); ok && (daemon == string(kinds.DaemonZebra) || daemon == string(kinds.DaemonISISd)) {
+			logs[s.Name] = append(logs[s.Name], d.layout.FRRLog(node))
+		}
+	}
+	var tails []string
+	for _, s := range st.Daemons {
+		if s.State == supervise.Ready {
+			continue
+		}
+		for _, f := range logs[s.Name] {
+			if data, rerr := os.ReadFile(f); rerr == nil && len(strings.TrimSpace(string(data))) > 0 {
+				tails = append(tails, fmt.Sprintf("%s (%s): %s", s.Name, filepath.Base(f), lastLines(string(data), 2)))
+			}
+		}
+	}
+	if len(tails) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; last words: %s", err, strings.Join(tails, "; "))
 }
 
 // startSupervisor starts `sr6 lab supervise` in the host namespace, in
