@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,24 +72,39 @@ func agentOptions(l Layout, node string) agent.Options {
 	return o
 }
 
-// daemonSpecs are the supervised daemons of the lab st describes: an agent
-// in each router's namespace, then the controller in the host's.
+// daemonSpecs are the supervised daemons of the lab st describes: per
+// node, in file order, the daemons its kind runs, in the kind's order
+// (FRR's zebra and isisd with `routing: isis`; the agent, when the lab has
+// agents), then the controller in the host's namespace.
 func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string) ([]supervise.Spec, error) {
 	var specs []supervise.Spec
-	if !st.Agents {
-		return nil, nil
-	}
-	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range withAgent {
-		node := r.Name
-		specs = append(specs, supervise.Spec{
-			Name: agentName(node), Netns: Namespace(st.Name, node), Path: binary, Args: agentOptions(l, node).Args(),
-			LogFile: l.AgentLog(node), PidFile: l.AgentPid(node),
-			Ready: func(ctx context.Context) error { return agentReady(ctx, l.Dir, node) },
-		})
+	for _, n := range nw.Nodes {
+		daemons, err := nodeKinds().Daemons(nw, n)
+		if err != nil {
+			return nil, err
+		}
+		node, ns := n.Name, Namespace(st.Name, n.Name)
+		for _, daemon := range daemons {
+			switch daemon {
+			case kinds.DaemonAgent:
+				if !st.Agents {
+					continue
+				}
+				specs = append(specs, supervise.Spec{
+					Name: agentName(node), Netns: ns, Path: binary, Args: agentOptions(l, node).Args(),
+					LogFile: l.AgentLog(node), PidFile: l.AgentPid(node),
+					Ready: func(ctx context.Context) error { return agentReady(ctx, l.Dir, node) },
+				})
+			case kinds.DaemonZebra, kinds.DaemonISISd:
+				spec, err := frrSpec(ns, l, node, daemon, slices.Contains(daemons, kinds.DaemonZebra))
+				if err != nil {
+					return nil, err
+				}
+				specs = append(specs, spec)
+			default:
+				return nil, fmt.Errorf("node %s: the lab does not know how to start daemon %q of kind %s", node, daemon, n.Kind)
+			}
+		}
 	}
 	if st.Controller != "" {
 		args, err := controllerArgs(st, l, stateDir)

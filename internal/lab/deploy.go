@@ -163,7 +163,7 @@ func labNamespaces(lab string) []string {
 // reconverge brings a running lab's daemons back: a deploy of the same
 // topology starts what is missing instead of doing nothing.
 func reconverge(ctx context.Context, nw *topo.Network, st *State, layout Layout, opts Options) (*State, error) {
-	if !st.Agents {
+	if !supervised(st, nw) {
 		fmt.Fprintf(opts.Progress, "lab %s is already deployed from this topology (without daemons): nothing to do\n", nw.Name)
 		return st, nil
 	}
@@ -171,6 +171,11 @@ func reconverge(ctx context.Context, nw *topo.Network, st *State, layout Layout,
 	report, err := d.ensureDaemons(ctx)
 	for _, line := range report {
 		fmt.Fprintf(opts.Progress, "  %s\n", line)
+	}
+	if err == nil && nw.Routing == topo.RoutingISIS {
+		// A restarted isisd or zebra has its routes again only once IS-IS
+		// has converged.
+		err = d.convergeISIS(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", nw.Name, err)
@@ -207,11 +212,16 @@ func (d *deployer) run(ctx context.Context) error {
 		name string
 		fn   func(context.Context) error
 	}
-	if d.nw.Routing == topo.RoutingISIS {
-		steps = append(steps, step{"isis", d.startISIS})
+	isis := d.nw.Routing == topo.RoutingISIS
+	if isis {
+		steps = append(steps, step{"isis config", d.configureISIS})
 	}
-	if d.opts.Agents {
+	if d.opts.Agents || supervised(d.st, d.nw) {
 		steps = append(steps, step{"daemons", d.startDaemons})
+	}
+	if isis {
+		// After the supervisor has started FRR (and the rest).
+		steps = append(steps, step{"isis converge", d.convergeISIS})
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -228,12 +238,15 @@ func (d *deployer) run(ctx context.Context) error {
 
 // startDaemons issues the lab's credentials, records which daemons it
 // runs (and the controller's address) in the state, then starts the lab's
-// supervisor, which starts them, and waits until they are all ready.
+// supervisor, which starts them (FRR's too), and waits until they are all
+// ready.
 func (d *deployer) startDaemons(ctx context.Context) error {
-	if err := d.issueCredentials(); err != nil {
-		return err
+	if d.opts.Agents {
+		if err := d.issueCredentials(); err != nil {
+			return err
+		}
+		d.st.Agents = true
 	}
-	d.st.Agents = true
 	if d.opts.Controller {
 		url, err := freeURL()
 		if err != nil {

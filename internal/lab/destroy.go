@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/supervise"
 )
@@ -61,7 +60,7 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	if err != nil {
 		return err
 	}
-	killed, err := stopDaemons(ctx, layout, stateRouters(st))
+	killed, err := stopDaemons(ctx, layout, daemonPidFiles(st, layout))
 	if err != nil {
 		// A torn pid file must not keep the lab alive: the namespace sweep
 		// below still ends the agents.
@@ -91,28 +90,6 @@ func destroyLocked(ctx context.Context, name string, st *State, opts Options) er
 	fmt.Fprintf(opts.Progress, "lab %s destroyed: %d namespaces, %d processes, in %s\n",
 		name, len(namespaces), killed, time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// stateRouters names the nodes of the lab st describes that run an agent,
-// whose pid files destroy reads; none when the state or its topology is unreadable (the
-// namespace sweep still finds the agents).
-func stateRouters(st *State) []string {
-	if st == nil {
-		return nil
-	}
-	nw, err := stateNetwork(st)
-	if err != nil {
-		return nil
-	}
-	withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, r := range withAgent {
-		out = append(out, r.Name)
-	}
-	return out
 }
 
 // killPIDs ends processes: SIGTERM, a grace period, then SIGKILL. A

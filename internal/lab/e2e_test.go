@@ -356,6 +356,18 @@ func TestISISLab(t *testing.T) {
 	if daemons != 6 {
 		t.Errorf("inspect shows %d daemons, want 6 (zebra+isisd on 3 routers)", daemons)
 	}
+	// Supervised, beside the agents and the controller.
+	supervised := map[string]string{}
+	for _, d := range in.Daemons {
+		supervised[d.Name] = string(d.State)
+	}
+	for _, r := range []string{"r1", "r2", "r3"} {
+		for _, d := range []string{"zebra/", "isisd/", "agent/"} {
+			if supervised[d+r] != "ready" {
+				t.Errorf("inspect: %s%s is %q, want ready (daemons %v)", d, r, supervised[d+r], supervised)
+			}
+		}
+	}
 	dir := l.dir()
 	if err := lab.Destroy(context.Background(), l.name, l.opts); err != nil {
 		t.Fatal(err)

@@ -24,8 +24,8 @@ type Inspection struct {
 	Routing  string       `json:"routing"`
 	Deployed time.Time    `json:"deployed"`
 	Nodes    []NodeStatus `json:"nodes"`
-	// Supervisor and Daemons are the lab's supervised agents and
-	// controller; absent for a lab deployed without them.
+	// Supervisor and Daemons are the lab's supervised daemons (FRR's,
+	// agents, controller); absent for a lab that runs none.
 	Supervisor *SupervisorHealth  `json:"supervisor,omitempty"`
 	Daemons    []supervise.Status `json:"daemons,omitempty"`
 }
@@ -102,7 +102,7 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 		}
 		in.Nodes = append(in.Nodes, s)
 	}
-	if st.Agents {
+	if supervised(st, nw) {
 		layout, err := opts.Store.Layout(name)
 		if err != nil {
 			return nil, err

@@ -3,11 +3,12 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/sr6net/sr6/internal/nsutil"
+	"github.com/sr6net/sr6/internal/kinds"
+	"github.com/sr6net/sr6/internal/supervise"
 	"github.com/sr6net/sr6/internal/topo"
 	"github.com/sr6net/sr6/internal/underlay"
 )
@@ -23,10 +25,10 @@ import (
 // FRRDir is where Debian's frr package installs its daemons.
 const FRRDir = "/usr/lib/frr"
 
-// startISIS writes each router's configuration, starts zebra and isisd in
-// its namespace and waits until every router has learned a route to the
-// loopback and locator of every router it is connected to.
-func (d *deployer) startISIS(ctx context.Context) error {
+// configureISIS checks that FRR is installed and writes the configuration
+// of every node whose kind runs zebra or isisd into its folder; the lab's
+// supervisor starts the daemons (see frrSpec).
+func (d *deployer) configureISIS(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(FRRDir, "isisd")); err != nil {
 		return fmt.Errorf("routing isis needs FRR (Debian package frr): %w", err)
 	}
@@ -37,11 +39,14 @@ func (d *deployer) startISIS(ctx context.Context) error {
 	if err := searchable(d.layout.Dir); err != nil {
 		return fmt.Errorf("FRR daemons run as user %s: %w", frrUser, err)
 	}
-	routers := d.nw.Routers()
-	err = d.eachNode(ctx, routers, func(r *topo.Node) error {
-		// Each router's FRR files live in its own folder of the lab, so
-		// that labs and routers never share a socket or pid file.
-		l, dir := d.layout, d.layout.Node(r.Name)
+	nodes, err := frrNodes(d.nw)
+	if err != nil {
+		return err
+	}
+	return d.eachNode(ctx, nodes, func(n *topo.Node) error {
+		// Each node's FRR files live in its own folder of the lab, so
+		// that labs and nodes never share a socket or pid file.
+		l, dir := d.layout, d.layout.Node(n.Name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -50,23 +55,119 @@ func (d *deployer) startISIS(ctx context.Context) error {
 		if err := os.Chown(dir, owner.uid, owner.gid); err != nil {
 			return err
 		}
-		cfg := underlay.ISISConfig(r)
-		for daemon, text := range map[string]string{"zebra": cfg.Zebra, "isisd": cfg.ISISd} {
-			if err := os.WriteFile(l.FRRConf(r.Name, daemon), []byte(text), 0o644); err != nil {
-				return err
-			}
-		}
-		for _, daemon := range []string{"zebra", "isisd"} {
-			if err := startDaemon(ctx, d.ns(r), l, r.Name, daemon); err != nil {
+		cfg := underlay.ISISConfig(n)
+		for daemon, text := range map[kinds.Daemon]string{kinds.DaemonZebra: cfg.Zebra, kinds.DaemonISISd: cfg.ISISd} {
+			if err := os.WriteFile(l.FRRConf(n.Name, string(daemon)), []byte(text), 0o644); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// frrNodes are the nodes of nw whose kind runs zebra or isisd, in file
+// order.
+func frrNodes(nw *topo.Network) ([]*topo.Node, error) {
+	var out []*topo.Node
+	for _, n := range nw.Nodes {
+		ds, err := nodeKinds().Daemons(nw, n)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(ds, kinds.DaemonZebra) || slices.Contains(ds, kinds.DaemonISISd) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// convergeISIS waits until every node running isisd has learned its
+// routes (see waitConverged).
+func (d *deployer) convergeISIS(ctx context.Context) error {
+	nodes, err := nodeKinds().NodesRunning(d.nw, kinds.DaemonISISd)
 	if err != nil {
 		return err
 	}
-	return d.waitConverged(ctx, routers)
+	return d.waitConverged(ctx, nodes)
+}
+
+// frrName names an FRR daemon of node in supervisor status, as agentName
+// does agents: "zebra/r1".
+func frrName(daemon kinds.Daemon, node string) string { return string(daemon) + "/" + node }
+
+// frrSpec is the supervised FRR daemon (zebra or isisd) of node, in its
+// namespace ns. It runs in the foreground (no -d), so that it is the
+// supervisor's child; its own pid file (-i) only keeps a second copy from
+// starting. isisd runs after zebra of the same node: started before zebra
+// serves, it waits about 10 s to reconnect, and after a zebra restart FRR
+// 8.4's isisd reconnects but never installs its routes again.
+func frrSpec(ns string, l Layout, node string, daemon kinds.Daemon, withZebra bool) (supervise.Spec, error) {
+	name := string(daemon)
+	spec := supervise.Spec{
+		Name: frrName(daemon, node), Netns: ns, Path: filepath.Join(FRRDir, name),
+		Args: []string{
+			"-f", l.FRRConf(node, name), "-i", l.FRRLockPid(node, name), "-z", l.FRRZserv(node),
+			"--vty_socket", l.FRRVtyDir(node), "-u", frrUser, "-g", frrUser, "-P", "0",
+			"--log", "file:" + l.FRRLog(node),
+		},
+		LogFile: l.FRROut(node, name), PidFile: l.FRRPid(node, name),
+		Ready: func(ctx context.Context) error { return frrReady(ctx, l, node, daemon) },
+	}
+	switch daemon {
+	case kinds.DaemonZebra:
+	case kinds.DaemonISISd:
+		if !withZebra {
+			return supervise.Spec{}, fmt.Errorf("node %s runs isisd without zebra, which it needs", node)
+		}
+		spec.After = []string{frrName(kinds.DaemonZebra, node)}
+	default:
+		return supervise.Spec{}, fmt.Errorf("node %s: %q is not an FRR daemon sr6 knows", node, daemon)
+	}
+	return spec, nil
+}
+
+// frrReady: the daemon answers a command on its vty socket. Only its main
+// loop answers, the loop that also accepts zebra's clients and runs IS-IS,
+// and zebra opens its API socket (zserv) before that loop starts: an answer
+// proves the daemon serves. (Dialling zserv and hanging up would also
+// prove it, but zebra logs each such client as an error.)
+func frrReady(ctx context.Context, l Layout, node string, daemon kinds.Daemon) error {
+	_, err := vtyCommand(ctx, l.FRRVty(node, string(daemon)), "show version")
+	return err
+}
+
+// vtyCommand runs one command on an FRR daemon's vty socket as vtysh does:
+// it sends the command NUL-terminated, and the daemon answers with the
+// output, three NUL bytes and a status byte (0 is CMD_SUCCESS).
+func vtyCommand(ctx context.Context, socket, command string) (string, error) {
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return "", fmt.Errorf("vty: %w", err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write(append([]byte(command), 0)); err != nil {
+		return "", fmt.Errorf("vty %s: %w", socket, err)
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		out = append(out, buf[:n]...)
+		if k := len(out); k >= 4 && out[k-4] == 0 && out[k-3] == 0 && out[k-2] == 0 {
+			text := string(out[:k-4])
+			if status := out[k-1]; status != 0 {
+				return text, fmt.Errorf("vty %s: %q: status %d: %s", socket, command, status, lastLines(text, 2))
+			}
+			return text, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("vty %s: %q: %w", socket, command, err)
+		}
+	}
 }
 
 // frrUser is the account Debian's frr package runs its daemons as.
@@ -116,53 +217,15 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// startDaemon starts an FRR daemon in the background (-d) in namespace ns
-// and waits for its pid file, which FRR writes once it is initialised.
-func startDaemon(ctx context.Context, ns string, l Layout, node, daemon string) error {
-	args := []string{
-		"-d", "-f", l.FRRConf(node, daemon), "-i", l.FRRPid(node, daemon), "-z", l.FRRZserv(node),
-		"--vty_socket", l.FRRVtyDir(node), "-u", frrUser, "-g", frrUser, "-P", "0",
-		"--log", "file:" + l.FRRLog(node),
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(FRRDir, daemon), args...)
-	out, err := os.OpenFile(l.FRROut(node, daemon), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	// -d forks the daemon and the parent exits: Run returns when it has.
-	if err := nsutil.Run(ns, cmd); err != nil {
-		// The lab folder goes away on rollback: carry the daemon's words.
-		msg, _ := os.ReadFile(out.Name())
-		logTail, _ := os.ReadFile(l.FRRLog(node))
-		return fmt.Errorf("start %s: %w: %s", daemon, err, lastLines(string(msg)+string(logTail), 3))
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(l.FRRPid(node, daemon)); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s wrote no pid file within 10s (see %s)", daemon, l.FRRLog(node))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// waitConverged polls each router's kernel routes until the IGP has
-// installed a route to the loopback and locator of every router in the same
-// connected part of the graph.
-func (d *deployer) waitConverged(ctx context.Context, routers []*topo.Node) error {
+// waitConverged polls the kernel routes of each of nodes (those running
+// isisd) until the IGP has installed a route to the loopback and locator of
+// every underlay node in the same connected part of the graph.
+func (d *deployer) waitConverged(ctx context.Context, nodes []*topo.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.ConvergeTimeout)
 	defer cancel()
 	start := time.Now()
 	pending := map[*topo.Node][]netip.Prefix{}
-	for _, r := range routers {
+	for _, r := range nodes {
 		dist, _ := underlay.ShortestPaths(d.nw, r)
 		for o := range dist {
 			if o != r {

@@ -78,10 +78,23 @@ func (l Layout) SupervisorLog() string { return l.join("supervisor.log") }
 // FRRConf is the configuration of an FRR daemon (zebra, isisd) of node.
 func (l Layout) FRRConf(node, daemon string) string { return l.join(node, daemon+".conf") }
 
-// FRRPid is the pid file an FRR daemon of node writes once initialised.
+// FRRPid names the running FRR daemon (zebra, isisd) of node, for its
+// supervisor, as AgentPid does the agent.
 func (l Layout) FRRPid(node, daemon string) string { return l.join(node, daemon+".pid") }
 
-// FRROut catches what an FRR daemon prints before it logs to FRRLog.
+// FRRLockPid is the pid file an FRR daemon of node writes and locks itself
+// (-i): a second copy of the daemon refuses to start while the first holds
+// it. sr6 does not read it.
+func (l Layout) FRRLockPid(node, daemon string) string { return l.join(node, daemon+".frr-pid") }
+
+// FRRVty is the vty socket of an FRR daemon of node (in FRRVtyDir), which
+// vtysh and the readiness check talk to.
+func (l Layout) FRRVty(node, daemon string) string {
+	return filepath.Join(l.FRRVtyDir(node), daemon+".vty")
+}
+
+// FRROut catches what an FRR daemon prints (its supervised output) besides
+// what it logs to FRRLog.
 func (l Layout) FRROut(node, daemon string) string { return l.join(node, daemon+".out") }
 
 // FRRZserv is zebra's API socket of node.

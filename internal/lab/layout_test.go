@@ -37,6 +37,8 @@ func TestLayoutPaths(t *testing.T) {
 		{l.SupervisorLog(), "/var/lib/sr6/labs/tri/supervisor.log"},
 		{l.FRRConf("r1", "isisd"), "/var/lib/sr6/labs/tri/r1/isisd.conf"},
 		{l.FRRPid("r1", "zebra"), "/var/lib/sr6/labs/tri/r1/zebra.pid"},
+		{l.FRRLockPid("r1", "zebra"), "/var/lib/sr6/labs/tri/r1/zebra.frr-pid"},
+		{l.FRRVty("r1", "isisd"), "/var/lib/sr6/labs/tri/r1/isisd.vty"},
 		{l.FRROut("r1", "zebra"), "/var/lib/sr6/labs/tri/r1/zebra.out"},
 		{l.FRRZserv("r1"), "/var/lib/sr6/labs/tri/r1/zserv.api"},
 		{l.FRRLog("r1"), "/var/lib/sr6/labs/tri/r1/frr.log"},

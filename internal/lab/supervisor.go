@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/supervise"
+	"github.com/sr6net/sr6/internal/topo"
 )
 
 // DaemonsStatus is what a lab's supervisor reports of its daemons, in the
@@ -30,9 +32,10 @@ func SupervisorArgs(stateDir, name string) []string {
 }
 
 // Supervise runs the supervisor of lab name until ctx ends: it starts (or
-// adopts) the lab's agents and controller, restarts them when they exit,
-// writes their status to the lab folder and stops them when ctx ends. Deploy
-// starts it as a process of its own (see SupervisorArgs).
+// adopts) the lab's daemons (FRR's, agents, controller: see daemonSpecs),
+// restarts them when they exit, writes their status to the lab folder and
+// stops them when ctx ends. Deploy starts it as a process of its own (see
+// SupervisorArgs).
 func Supervise(ctx context.Context, name string, opts Options) error {
 	opts.defaults()
 	st, err := opts.Store.Load(name)
@@ -147,7 +150,7 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 	}
 	after, err := waitDaemons(ctx, l, pid, readyTimeout)
 	if err != nil {
-		return report, err
+		return report, d.withLogTails(err, after)
 	}
 	if before == nil {
 		return report, nil
@@ -161,6 +164,9 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 		switch {
 		case !running && s.Adopted:
 			report = append(report, fmt.Sprintf("%s: running (pid %d): adopted", s.Name, s.PID))
+		case !running && s.Restarts > old.Restarts && s.LastExit != nil:
+			// Adopted, then restarted: it ran after a daemon that had died.
+			report = append(report, fmt.Sprintf("%s: restarted (%s), ready again (pid %d, %d restarts)", s.Name, s.LastExit.Reason, s.PID, s.Restarts))
 		case !running:
 			report = append(report, fmt.Sprintf("%s: was not running: started (pid %d)", s.Name, s.PID))
 		case old.State != supervise.Ready || s.Restarts > old.Restarts:
@@ -172,6 +178,41 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 		}
 	}
 	return report, nil
+}
+
+// withLogTails adds to err the last lines of the log of each daemon of st
+// that is not ready: a failed deploy is rolled back, and the lab folder
+// with the logs goes with it.
+func (d *deployer) withLogTails(err error, st *DaemonsStatus) error {
+	if st == nil {
+		return err
+	}
+	specs, serr := daemonSpecs(d.st, d.nw, d.layout, d.opts.Binary, d.opts.Store.Dir)
+	if serr != nil {
+		return err
+	}
+	logs := map[string][]string{}
+	for _, s := range specs {
+		logs[s.Name] = []string{s.LogFile}
+		if daemon, node, ok := strings.Cut(s.Name, "/"); ok && (daemon == string(kinds.DaemonZebra) || daemon == string(kinds.DaemonISISd)) {
+			logs[s.Name] = append(logs[s.Name], d.layout.FRRLog(node))
+		}
+	}
+	var tails []string
+	for _, s := range st.Daemons {
+		if s.State == supervise.Ready {
+			continue
+		}
+		for _, f := range logs[s.Name] {
+			if data, rerr := os.ReadFile(f); rerr == nil && len(strings.TrimSpace(string(data))) > 0 {
+				tails = append(tails, fmt.Sprintf("%s (%s): %s", s.Name, filepath.Base(f), lastLines(string(data), 2)))
+			}
+		}
+	}
+	if len(tails) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; last words: %s", err, strings.Join(tails, "; "))
 }
 
 // startSupervisor starts `sr6 lab supervise` in the host namespace, in
@@ -253,10 +294,56 @@ func tail(path string, n int) string {
 	return lastLines(string(data), n)
 }
 
+// supervised tells whether the lab st describes has daemons for a
+// supervisor: agents, a controller, or a daemon its nodes' kinds run
+// whatever the options (FRR's, with `routing: isis`).
+func supervised(st *State, nw *topo.Network) bool {
+	if st.Agents || st.Controller != "" {
+		return true
+	}
+	for _, n := range nw.Nodes {
+		ds, _ := nodeKinds().Daemons(nw, n)
+		for _, d := range ds {
+			if d != kinds.DaemonAgent {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// daemonPidFiles are the pid files of every daemon the lab st describes
+// may run, for destroy to end what a dead supervisor left behind; only the
+// controller's when the state is unreadable (the namespace sweep still
+// finds the others).
+func daemonPidFiles(st *State, l Layout) []string {
+	files := []string{l.ControllerPid()}
+	if st == nil {
+		return files
+	}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return files
+	}
+	// Every agent too, should the state have been saved without them.
+	all := *st
+	all.Agents = true
+	specs, err := daemonSpecs(&all, nw, l, "sr6", "")
+	if err != nil {
+		return files
+	}
+	for _, s := range specs {
+		if s.PidFile != "" && s.PidFile != l.ControllerPid() {
+			files = append(files, s.PidFile)
+		}
+	}
+	return files
+}
+
 // stopDaemons ends the lab's supervisor (which stops its daemons) and then
-// any daemon it left behind, so that nothing restarts what destroy removes.
-// It returns how many processes it ended.
-func stopDaemons(ctx context.Context, l Layout, routers []string) (int, error) {
+// any daemon it left behind (pidFiles), so that nothing restarts what
+// destroy removes. It returns how many processes it ended.
+func stopDaemons(ctx context.Context, l Layout, pidFiles []string) (int, error) {
 	n := 0
 	var errs []error
 	running := 0
@@ -273,10 +360,6 @@ func stopDaemons(ctx context.Context, l Layout, routers []string) (int, error) {
 		n += 1 + running
 	}
 	errs = append(errs, err)
-	pidFiles := []string{l.ControllerPid()}
-	for _, r := range routers {
-		pidFiles = append(pidFiles, l.AgentPid(r))
-	}
 	for _, f := range pidFiles {
 		ok, err := supervise.TerminatePidFile(ctx, f, 3*time.Second)
 		if ok {

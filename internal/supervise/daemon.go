@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +24,7 @@ type State string
 
 // States of a daemon.
 const (
+	Waiting  State = "waiting"  // not started: a daemon it runs after is not ready (see Spec.After)
 	Starting State = "starting" // running, readiness not yet confirmed
 	Ready    State = "ready"    // running and its readiness check passed
 	Backoff  State = "backoff"  // exited; waiting before the next start
@@ -54,6 +58,12 @@ type Spec struct {
 	// PriorRestarts starts the restart count (restarts an earlier
 	// supervisor of the same daemon counted).
 	PriorRestarts int
+	// After names daemons of the same Supervisor this one needs: it starts,
+	// and starts again, only while they are all ready, and it is stopped
+	// (and started again once they are ready) whenever one of them exits
+	// or is replaced by a process it was not started after, as a client
+	// that cannot recover from its server's restart needs.
+	After []string
 }
 
 // BackoffPolicy spaces restarts: the first after Initial, each next one
@@ -113,9 +123,12 @@ type Daemon struct {
 	spec     Spec
 	log      *slog.Logger
 	onChange func()
+	deps     []*Daemon // Spec.After, resolved by New
 
-	mu     sync.Mutex
-	status Status
+	mu      sync.Mutex
+	status  Status
+	run     uint64        // counts the processes started or adopted; 0: none yet
+	changed chan struct{} // closed and replaced on every status change
 }
 
 // NewDaemon returns a daemon for spec; onChange (may be nil) is called
@@ -129,6 +142,9 @@ func NewDaemon(spec Spec, log *slog.Logger, onChange func()) (*Daemon, error) {
 	}
 	if spec.LogFile == "" {
 		return nil, fmt.Errorf("supervise: daemon %s: no log file", spec.Name)
+	}
+	if len(spec.After) > 0 {
+		return nil, fmt.Errorf("supervise: daemon %s: After needs a Supervisor (New), which knows the other daemons", spec.Name)
 	}
 	spec.defaults()
 	if log == nil {
@@ -156,6 +172,10 @@ func (d *Daemon) Status() Status {
 func (d *Daemon) update(fn func(*Status)) {
 	d.mu.Lock()
 	fn(&d.status)
+	if d.changed != nil {
+		close(d.changed)
+	}
+	d.changed = make(chan struct{})
 	d.mu.Unlock()
 	d.onChange()
 }
@@ -196,8 +216,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		d.log.Warn("not adopting", "err", err)
 	}
+	// bound holds, per daemon of Spec.After, the run this process was
+	// started after; 0 for an adopted process (learnt by watchDeps).
+	bound := make([]uint64, len(d.deps))
+	again := false // the next start is a restart
 	for {
 		if p == nil {
+			var ok bool
+			if bound, ok = d.waitDeps(ctx); !ok {
+				d.setState(Stopped, "")
+				return nil
+			}
+			if again {
+				d.update(func(s *Status) { s.Restarts++ })
+				again = false
+			}
 			if p, err = d.start(); err != nil {
 				// Not a crash but a missing program, namespace or folder:
 				// retried at the slowest pace, for it rarely heals soon.
@@ -216,12 +249,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		started := time.Now()
 		d.update(func(s *Status) {
 			s.State, s.PID, s.Adopted, s.Since, s.Error = Starting, p.pid, p.adopted, started, ""
+			d.run++
 		})
-		notReady := d.waitReady(ctx, p)
+		deps := d.watchDeps(bound)
+		notReady := d.waitReady(ctx, p, deps.down)
 		if ctx.Err() != nil {
+			deps.stop()
 			return d.stop(p)
 		}
 		var exit Exit
+		depDown := false
 		if notReady != nil {
 			d.log.Warn("not ready: killing it", "pid", p.pid, "err", notReady)
 			_ = p.signal(unix.SIGKILL)
@@ -231,25 +268,47 @@ func (d *Daemon) Run(ctx context.Context) error {
 		} else {
 			// A process that exited before its check passed was never
 			// ready: it goes straight to backoff.
-			if st := d.Status(); st.State == Starting && !p.exited() {
+			if st := d.Status(); st.State == Starting && !p.exited() && !deps.fired() {
 				d.setState(Ready, "")
 				d.log.Info("ready", "pid", p.pid, "after", time.Since(started).Round(time.Millisecond))
 			}
 			select {
 			case <-ctx.Done():
-				return d.stop(p)
 			case <-p.done:
+				exit = p.exit()
+			case <-deps.down:
+				if ctx.Err() != nil {
+					break // shutting down: all stop anyway
+				}
+				d.log.Info("stopping: a daemon it runs after went away", "pid", p.pid, "why", deps.reason)
+				exit = d.terminate(p)
+				exit.Reason = deps.reason + "; stopped to start again after it (" + exit.Reason + ")"
+				depDown = true
 			}
-			exit = p.exit()
+			if ctx.Err() != nil {
+				deps.stop()
+				return d.stop(p)
+			}
+		}
+		deps.stop()
+		pid := p.pid
+		p, again = nil, true
+		if depDown {
+			// Not its own failure: no backoff, and its delay stays.
+			d.update(func(s *Status) {
+				s.State, s.PID, s.Adopted, s.LastExit, s.Since, s.Error = Waiting, 0, false, &exit, time.Now(), ""
+			})
+			d.removePidFile(pid)
+			continue
 		}
 		if time.Since(started) >= d.spec.Backoff.ResetAfter {
 			delay = d.spec.Backoff.Initial
 		}
-		d.log.Warn("exited: restarting", "pid", p.pid, "reason", exit.Reason, "in", delay)
+		d.log.Warn("exited: restarting", "pid", pid, "reason", exit.Reason, "in", delay)
 		d.update(func(s *Status) {
 			s.State, s.PID, s.Adopted, s.LastExit, s.Since, s.Error = Backoff, 0, false, &exit, time.Now(), ""
 		})
-		d.removePidFile(p.pid)
+		d.removePidFile(pid)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -259,14 +318,146 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		delay = min(2*delay, d.spec.Backoff.Max)
-		p = nil
-		d.update(func(s *Status) { s.Restarts++ })
 	}
 }
 
+// waitDeps waits until every daemon of Spec.After is ready, showing the
+// daemon as waiting meanwhile, and returns the run of each; false when ctx
+// ended first.
+func (d *Daemon) waitDeps(ctx context.Context) ([]uint64, bool) {
+	runs := make([]uint64, len(d.deps))
+	for {
+		var waiting []string
+		var next <-chan struct{}
+		for i, dep := range d.deps {
+			sn := dep.snapshot()
+			runs[i] = sn.run
+			if sn.state != Ready {
+				waiting = append(waiting, dep.spec.Name)
+				if next == nil {
+					next = sn.changed
+				}
+			}
+		}
+		if len(waiting) == 0 {
+			return runs, true
+		}
+		// Waking on the first one that is not ready is enough: every
+		// wake-up checks them all again.
+		why := strings.Join(waiting, ", ") + " not ready"
+		if st := d.Status(); st.State != Waiting || st.Error != why {
+			d.log.Info("waiting", "for", waiting)
+			d.setState(Waiting, why)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-next:
+		}
+	}
+}
+
+// depWatch reports that a daemon of Spec.After went away while this one's
+// process ran.
+type depWatch struct {
+	down   chan struct{} // closed when one went away
+	reason string        // which and how; set before down is closed
+	quit   chan struct{}
+	once   sync.Once
+}
+
+func (w *depWatch) stop() { w.once.Do(func() { close(w.quit) }) }
+
+func (w *depWatch) fired() bool {
+	select {
+	case <-w.down:
+		return true
+	default:
+		return false
+	}
+}
+
+// watchDeps watches the daemons of Spec.After while a process runs that
+// was started after their runs bound (0: an adopted process, which binds to
+// a dependency's process when that is adopted too). Such a process depends
+// on those runs: it must go when one of them exits or another process
+// replaces it.
+func (d *Daemon) watchDeps(bound []uint64) *depWatch {
+	w := &depWatch{down: make(chan struct{}), quit: make(chan struct{})}
+	if len(d.deps) == 0 {
+		return w
+	}
+	bound = slices.Clone(bound)
+	go func() {
+		cases := make([]reflect.SelectCase, len(d.deps)+1)
+		cases[len(d.deps)] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.quit)}
+		for {
+			for i, dep := range d.deps {
+				sn := dep.snapshot()
+				if why := sn.goneSince(bound[i]); why != "" {
+					w.reason = dep.spec.Name + " " + why
+					close(w.down)
+					return
+				}
+				if bound[i] == 0 && sn.run > 0 {
+					bound[i] = sn.run // an adopted dependency: they ran together
+				}
+				cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sn.changed)}
+			}
+			if chosen, _, _ := reflect.Select(cases); chosen == len(d.deps) {
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// snap is what a dependent sees of a daemon at one moment.
+type snap struct {
+	state   State
+	adopted bool
+	run     uint64
+	changed <-chan struct{}
+}
+
+// snapshot returns the daemon's state, which process it is at and a
+// channel closed at its next change.
+func (d *Daemon) snapshot() snap {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.changed == nil {
+		d.changed = make(chan struct{})
+	}
+	return snap{state: d.status.State, adopted: d.status.Adopted, run: d.run, changed: d.changed}
+}
+
+// goneSince tells how the process of run bound is gone ("" if it is not);
+// bound 0 stands for an adopted dependent's, which is gone unless the
+// daemon's first process was adopted too. Stopped is not gone: the
+// supervisor is stopping them all.
+func (s snap) goneSince(bound uint64) string {
+	alive := s.state == Starting || s.state == Ready || s.state == Stopped
+	switch {
+	case bound == 0 && s.run == 0:
+		return "" // no process yet
+	case bound == 0 && alive && !s.adopted:
+		return "was started anew"
+	case bound == 0 && !alive:
+		return "exited"
+	case bound == 0:
+		return ""
+	case s.run != bound:
+		return "was restarted"
+	case !alive:
+		return "exited"
+	}
+	return ""
+}
+
 // waitReady polls the readiness check until it passes, the process exits
-// (nil: the caller sees the exit, p.exited), ReadyTimeout passes or ctx ends.
-func (d *Daemon) waitReady(ctx context.Context, p *proc) error {
+// (nil: the caller sees the exit, p.exited), a dependency goes (nil: the
+// caller sees it), ReadyTimeout passes or ctx ends.
+func (d *Daemon) waitReady(ctx context.Context, p *proc, depDown <-chan struct{}) error {
 	if d.spec.Ready == nil {
 		return nil
 	}
@@ -287,13 +478,15 @@ func (d *Daemon) waitReady(ctx context.Context, p *proc) error {
 			return nil
 		case <-p.done:
 			return nil
+		case <-depDown:
+			return nil
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// stop ends the daemon's process: SIGTERM, StopGrace, SIGKILL.
-func (d *Daemon) stop(p *proc) error {
+// terminate ends p: SIGTERM, StopGrace, SIGKILL; it returns how p ended.
+func (d *Daemon) terminate(p *proc) Exit {
 	_ = p.signal(unix.SIGTERM)
 	t := time.NewTimer(d.spec.StopGrace)
 	defer t.Stop()
@@ -304,7 +497,12 @@ func (d *Daemon) stop(p *proc) error {
 		_ = p.signal(unix.SIGKILL)
 		<-p.done
 	}
-	exit := p.exit()
+	return p.exit()
+}
+
+// stop ends the daemon's process for good (see terminate).
+func (d *Daemon) stop(p *proc) error {
+	exit := d.terminate(p)
 	d.removePidFile(p.pid)
 	d.update(func(s *Status) {
 		s.State, s.PID, s.Adopted, s.LastExit, s.Since, s.Error = Stopped, 0, false, &exit, time.Now(), ""

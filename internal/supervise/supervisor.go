@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -24,22 +26,82 @@ type Options struct {
 	OnChange func([]Status)
 }
 
-// New returns a supervisor of specs. Names must be unique.
+// New returns a supervisor of specs. Names must be unique, and every name
+// in a Spec.After one of specs, without cycles.
 func New(specs []Spec, opts Options) (*Supervisor, error) {
 	s := &Supervisor{onChange: opts.OnChange}
-	seen := map[string]bool{}
+	byName := map[string]*Daemon{}
 	for _, spec := range specs {
-		if seen[spec.Name] {
+		if byName[spec.Name] != nil {
 			return nil, fmt.Errorf("supervise: two daemons named %q", spec.Name)
 		}
-		seen[spec.Name] = true
+		spec.After = nil // resolved below, once every daemon exists
 		d, err := NewDaemon(spec, opts.Log, s.changed)
 		if err != nil {
 			return nil, err
 		}
+		byName[spec.Name] = d
 		s.daemons = append(s.daemons, d)
 	}
+	for i, spec := range specs {
+		for _, name := range spec.After {
+			dep := byName[name]
+			switch {
+			case dep == nil:
+				return nil, fmt.Errorf("supervise: daemon %s runs after %q, which is not one of the supervised daemons", spec.Name, name)
+			case name == spec.Name:
+				return nil, fmt.Errorf("supervise: daemon %s runs after itself", spec.Name)
+			case slices.Contains(s.daemons[i].deps, dep):
+				return nil, fmt.Errorf("supervise: daemon %s lists %q twice in After", spec.Name, name)
+			}
+			s.daemons[i].deps = append(s.daemons[i].deps, dep)
+		}
+	}
+	if cycle := findCycle(s.daemons); cycle != nil {
+		return nil, fmt.Errorf("supervise: daemons run after each other in a circle, none could start: %s", strings.Join(cycle, " -> "))
+	}
 	return s, nil
+}
+
+// findCycle returns the names along a cycle of After, or nil.
+func findCycle(daemons []*Daemon) []string {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	mark := map[*Daemon]int{}
+	var path []*Daemon
+	var visit func(d *Daemon) []string
+	visit = func(d *Daemon) []string {
+		switch mark[d] {
+		case onPath:
+			i := slices.Index(path, d)
+			var names []string
+			for _, p := range append(path[i:], d) {
+				names = append(names, p.spec.Name)
+			}
+			return names
+		case done:
+			return nil
+		}
+		mark[d] = onPath
+		path = append(path, d)
+		for _, dep := range d.deps {
+			if c := visit(dep); c != nil {
+				return c
+			}
+		}
+		path = path[:len(path)-1]
+		mark[d] = done
+		return nil
+	}
+	for _, d := range daemons {
+		if c := visit(d); c != nil {
+			return c
+		}
+	}
+	return nil
 }
 
 func (s *Supervisor) changed() {
