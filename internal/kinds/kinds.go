@@ -33,7 +33,8 @@ type Kind interface {
 	// smaller of its two ends (a veth pair has one MTU).
 	MTU(ifc *topo.Interface) int
 	// Daemons lists the long-running processes the node runs in network
-	// nw, in start order.
+	// nw. The lab's supervisor starts them; what must wait for what (isisd
+	// for zebra) is the supervisor's ordering, not this list's.
 	Daemons(nw *topo.Network, n *topo.Node) []Daemon
 }
 
