@@ -195,3 +195,23 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestPolicyDelGoesOnPastAMissingName: every name that exists is deleted
+// and said to be; the missing ones are the error.
+func TestPolicyDelGoesOnPastAMissingName(t *testing.T) {
+	c, url, _, _ := fakeLab(t, "del-token-0123456789")
+	ctx := context.Background()
+	for _, p := range []controller.Policy{{Name: "a", From: "h1", To: "h2"}, {Name: "b", From: "h2", To: "h1"}} {
+		if _, err := c.AddPolicy(ctx, p, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SR6_TOKEN", "del-token-0123456789")
+	code, stdout, stderr := run(t, "policy", "del", "a", "nosuch", "b", "--controller", url)
+	if code != 1 || !strings.Contains(stderr, `delete nosuch: name: no policy "nosuch"`) || stdout != "a: deleted\nb: deleted\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if vs := c.Policies(); len(vs) != 0 {
+		t.Errorf("%d policies left, want none", len(vs))
+	}
+}

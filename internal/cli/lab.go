@@ -330,12 +330,7 @@ func (a *app) labSRv6Cmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, n := range args[1:] {
-				if err := c.DeletePolicy(cmd.Context(), n); err != nil {
-					return fmt.Errorf("delete %s: %w", n, err)
-				}
-			}
-			return nil
+			return a.removeEach(cmd.Context(), c, args[1:], "delete", "deleted", (*restv1.Client).DeletePolicy)
 		},
 	}
 	list := &cobra.Command{

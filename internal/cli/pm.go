@@ -43,7 +43,7 @@ func (a *app) pmCmd() *cobra.Command {
 	start.Flags().DurationVar(&probe, "probe-interval", 100*time.Millisecond, "time between STAMP probes (with --delay)")
 	start.PreRun = func(*cobra.Command, []string) { s.ProbeIntervalMs = uint32(probe.Milliseconds()) }
 	_ = start.MarkFlagRequired("policy")
-	stop := a.removeEachCmd(&cf, "stop NAME...", "Stop sessions", "stop", (*restv1.Client).StopSession)
+	stop := a.removeEachCmd(&cf, "stop NAME...", "Stop sessions", "stop", "stopped", (*restv1.Client).StopSession)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Sessions with their last period's loss",

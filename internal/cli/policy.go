@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -115,7 +116,7 @@ func (a *app) policyCmd() *cobra.Command {
 	fl.BoolVar(&p.PerHop, "per-hop", false, "one SID per hop instead of the fewest")
 	fl.BoolVar(&replace, "replace", false, "replace a policy of the same name")
 
-	del := a.removeEachCmd(&cf, "del NAME...", "Delete policies", "delete", (*restv1.Client).DeletePolicy)
+	del := a.removeEachCmd(&cf, "del NAME...", "Delete policies", "delete", "deleted", (*restv1.Client).DeletePolicy)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List policies with state, path and segments",
@@ -155,7 +156,7 @@ func (a *app) policyCmd() *cobra.Command {
 
 // removeEachCmd is a command removing each named object through the
 // controller cf locates (policies, sessions), stopping at the first error.
-func (a *app) removeEachCmd(cf *controllerFlags, use, short, verb string,
+func (a *app) removeEachCmd(cf *controllerFlags, use, short, verb, done string,
 	remove func(*restv1.Client, context.Context, string) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
@@ -166,14 +167,25 @@ func (a *app) removeEachCmd(cf *controllerFlags, use, short, verb string,
 			if err != nil {
 				return err
 			}
-			for _, n := range args {
-				if err := remove(c, cmd.Context(), n); err != nil {
-					return fmt.Errorf("%s %s: %w", verb, n, err)
-				}
-			}
-			return nil
+			return a.removeEach(cmd.Context(), c, args, verb, done, remove)
 		},
 	}
+}
+
+// removeEach removes every name it can, saying which it removed (done),
+// and returns the errors of the others together: one missing name does not
+// stop the rest.
+func (a *app) removeEach(ctx context.Context, c *restv1.Client, names []string, verb, done string,
+	remove func(*restv1.Client, context.Context, string) error) error {
+	var errs []error
+	for _, n := range names {
+		if err := remove(c, ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", verb, n, err))
+			continue
+		}
+		fmt.Fprintf(a.out, "%s: %s\n", n, done)
+	}
+	return errors.Join(errs...)
 }
 
 func printPolicyViews(a *app, vs []restv1.PolicyView) {
