@@ -120,7 +120,10 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 	fmt.Fprintf(opts.Progress, "deploying lab %s: %d routers, %d hosts, %d links, routing %s\n",
 		nw.Name, routers, len(nw.Nodes)-routers, len(nw.Links), nw.Routing)
 	if err := d.run(ctx); err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			err = fmt.Errorf("interrupted: %w", err)
+		case ctx.Err() != nil:
 			// A step waiting when the signal came reports its own
 			// timeout or failure: the cause is the interruption.
 			err = fmt.Errorf("interrupted (%w) during: %w", ctx.Err(), err)
@@ -225,7 +228,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fmt.Errorf("before %s: %w", s.name, err)
 		}
 		t := time.Now()
 		if err := s.fn(ctx); err != nil {

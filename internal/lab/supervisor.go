@@ -241,10 +241,14 @@ func startSupervisor(binary string, args []string, l Layout) (int, error) {
 
 // waitDaemons waits until supervisor pid reports every daemon ready. A
 // status file an earlier supervisor left does not count: its pid differs.
-func waitDaemons(ctx context.Context, l Layout, pid int, timeout time.Duration) (*DaemonsStatus, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func waitDaemons(parent context.Context, l Layout, pid int, timeout time.Duration) (*DaemonsStatus, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	for {
+		// An interruption is not a timeout: say so, and nothing else.
+		if err := parent.Err(); err != nil {
+			return nil, err
+		}
 		st, err := ReadDaemonsStatus(l)
 		if err == nil && st.Supervisor == pid && len(st.Daemons) > 0 {
 			var waiting, failed []string
