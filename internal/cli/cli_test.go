@@ -136,3 +136,17 @@ func TestUnknownLabSaysWhereItLooked(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSubcommandIsAnError: a typo under a group command is a usage
+// error (exit 2), not the group's help with exit 0.
+func TestUnknownSubcommandIsAnError(t *testing.T) {
+	for _, args := range [][]string{{"lab", "bogus"}, {"policy", "lsit"}, {"pm", "strat"}, {"topo", "x"}} {
+		code, _, stderr := run(t, args...)
+		if code != 2 || !strings.Contains(stderr, "unknown command") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and unknown command", args, code, stderr)
+		}
+	}
+	if code, _, _ := run(t, "lab"); code != 0 {
+		t.Errorf("lab alone (its help): exit %d", code)
+	}
+}

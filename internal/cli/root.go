@@ -76,5 +76,26 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir, "directory holding one folder per deployed lab")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.genCmd(), a.labCmd(), a.benchCmd(), a.agentCmd(), a.controllerCmd(), a.policyCmd(), a.topoCmd(), a.pmCmd())
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (lab, policy, pm, ...) refuse an unknown subcommand with a usage error:
+// cobra would print the group's help and exit 0, so a typo looked like
+// success.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Run != nil || cmd.RunE != nil || !cmd.HasParent() {
+		return
+	}
+	cmd.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q for %q; run %q", args[0], c.CommandPath(), c.CommandPath()+" --help")}
+		}
+		return nil
+	}
 }
