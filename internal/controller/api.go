@@ -256,7 +256,9 @@ func (c *Controller) streamResults(w http.ResponseWriter, r *http.Request) {
 			err = send(": heartbeat\n\n")
 		case res, ok := <-ch:
 			if !ok {
-				// The session was stopped: the stream ends, cleanly.
+				// The session was stopped: said so, so that the client
+				// can tell this end from a restart's.
+				_ = send("event: %s\ndata: {}\n\n", restv1.EventEnd)
 				return
 			}
 			data, _ := json.Marshal(res)

@@ -364,8 +364,9 @@ func TestStreamOutlivesWriteTimeout(t *testing.T) {
 }
 
 // TestStreamEndsWhenTheSessionStops: stopping a session ends its event
-// streams cleanly (io.EOF for the client), so a watcher is not left
-// waiting on heartbeats for ever.
+// streams with the end event (restv1.ErrSessionStopped for the client), so
+// a watcher is not left waiting on heartbeats for ever and can tell this
+// end from a restart's.
 func TestStreamEndsWhenTheSessionStops(t *testing.T) {
 	c := newTestController(t, "triangle.yaml")
 	ctx := context.Background()
@@ -392,8 +393,8 @@ func TestStreamEndsWhenTheSessionStops(t *testing.T) {
 	}
 	select {
 	case err := <-next:
-		if !errors.Is(err, io.EOF) {
-			t.Errorf("stream after the session stopped: %v, want io.EOF", err)
+		if !errors.Is(err, restv1.ErrSessionStopped) {
+			t.Errorf("stream after the session stopped: %v, want restv1.ErrSessionStopped", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream of a stopped session did not end within 5s")

@@ -214,7 +214,22 @@ func (c *Client) Results(ctx context.Context, name string, from, to time.Time) (
 type ResultStream struct {
 	body io.ReadCloser
 	sc   *bufio.Scanner
+	// idle closes body when nothing (not even a heartbeat) came for
+	// StreamIdle: a connection that died without a word ends Next too.
+	idle *time.Timer
 }
+
+// StreamIdle is how long a stream may stay silent before it counts as
+// dead: three of the controller's 15 s heartbeats.
+const StreamIdle = 45 * time.Second
+
+// EventEnd is the event the controller sends before it ends a stream
+// because its session was stopped; a stream that ends without it (a
+// controller restart, a broken connection) was cut, not finished.
+const EventEnd = "end"
+
+// ErrSessionStopped is what Next returns after EventEnd.
+var ErrSessionStopped = errors.New("the session was stopped")
 
 // Stream subscribes to a session's results. It returns once the
 // controller has subscribed, so a Results call made after it misses
@@ -236,19 +251,25 @@ func (c *Client) Stream(ctx context.Context, session string) (*ResultStream, err
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	return &ResultStream{body: resp.Body, sc: sc}, nil
+	body := resp.Body
+	return &ResultStream{body: body, sc: sc, idle: time.AfterFunc(StreamIdle, func() { body.Close() })}, nil
 }
 
-// Next blocks until the next result. It returns io.EOF when the
-// controller ends the stream, and the context's error once the context
-// given to Stream ends.
+// Next blocks until the next result. It returns ErrSessionStopped when the
+// controller ends the stream because the session was stopped, io.EOF (or
+// another error) when the stream ends otherwise, and the context's error
+// once the context given to Stream ends.
 func (s *ResultStream) Next() (LossResult, error) {
 	var data []byte
 	event := ""
 	for s.sc.Scan() {
+		s.idle.Reset(StreamIdle)
 		line := s.sc.Text()
 		switch {
 		case line == "":
+			if event == EventEnd {
+				return LossResult{}, ErrSessionStopped
+			}
 			// An event ends at a blank line; comments (heartbeats) and
 			// events without data are skipped.
 			if len(data) > 0 && (event == "" || event == "result") {
@@ -276,7 +297,10 @@ func (s *ResultStream) Next() (LossResult, error) {
 }
 
 // Close ends the stream.
-func (s *ResultStream) Close() error { return s.body.Close() }
+func (s *ResultStream) Close() error {
+	s.idle.Stop()
+	return s.body.Close()
+}
 
 // IsNotFound tells whether err is a 404 answer.
 func IsNotFound(err error) bool {
@@ -288,31 +312,50 @@ func IsNotFound(err error) bool {
 // that went away (a restart takes well under a second).
 const WatchRetry = 30 * time.Second
 
+// watchWindow is how far back Watch looks again after a reconnection: a
+// period older than the newest seen can still be completed meanwhile (the
+// controller pairs the halves of a period for up to ten minutes).
+const watchWindow = 10 * time.Minute
+
 // Watch calls fn with session's results of the periods from since on, then
 // with each new one as it closes, once each, in the order they come;
 // caughtUp (may be nil) is called once the stored ones are replayed and the
-// stream follows. When the connection drops (a controller restart) it
-// reconnects, backing off up to WatchRetry, and fills the gap from the
-// stored results. It returns nil when the session is stopped (the
-// controller ends the stream), ctx's error when ctx ends, fn's error, or
-// the error that outlasted WatchRetry.
+// stream follows. When the stream is cut (a controller restart, a broken or
+// silent connection) it reconnects, backing off up to WatchRetry, and
+// fills the gap from the stored results. It returns nil when the session is
+// stopped (the controller says so, or it is gone after a reconnection),
+// ctx's error when ctx ends, fn's error, or the error that outlasted
+// WatchRetry.
 func (c *Client) Watch(ctx context.Context, session string, since time.Time, fn func(LossResult) error, caughtUp func()) error {
-	seen := map[string]bool{}
-	from := since
+	seen := map[string]time.Time{} // result key -> its period, pruned past watchWindow
+	newest := since
 	emit := func(r LossResult) error {
-		if seen[r.Key()] {
+		if _, ok := seen[r.Key()]; ok {
 			return nil
 		}
-		seen[r.Key()] = true
-		if r.PeriodStart.After(from) {
-			from = r.PeriodStart
+		seen[r.Key()] = r.PeriodStart
+		if r.PeriodStart.After(newest) {
+			newest = r.PeriodStart
+		}
+		if len(seen)%1024 == 0 {
+			for k, t := range seen {
+				if t.Before(newest.Add(-watchWindow)) {
+					delete(seen, k)
+				}
+			}
 		}
 		return fn(r)
 	}
 	var failingSince time.Time
 	backoff := 100 * time.Millisecond
+	connected := false
 	for {
+		from := since
+		if connected && newest.Add(-watchWindow).After(since) {
+			from = newest.Add(-watchWindow)
+		}
 		err := c.watchOnce(ctx, session, from, emit, func() {
+			connected = true
 			failingSince, backoff = time.Time{}, 100*time.Millisecond
 			if caughtUp != nil {
 				caughtUp()
@@ -320,12 +363,14 @@ func (c *Client) Watch(ctx context.Context, session string, since time.Time, fn 
 			}
 		})
 		switch {
-		case err == nil || errors.Is(err, io.EOF):
+		case errors.Is(err, ErrSessionStopped):
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, errFn):
 			return errors.Unwrap(err)
+		case connected && IsNotFound(err):
+			return nil // stopped while the controller was away
 		}
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status < 500 {

@@ -121,9 +121,10 @@ func TestResultStream(t *testing.T) {
 	}
 }
 
-// TestWatchReconnects: a stream that breaks (the controller restarting) is
-// opened again and the gap filled from the stored results; each result is
-// given once; a stream the controller ends means the session stopped.
+// TestWatchReconnects: a stream that breaks (a controller killed) or
+// ends without the end event (a controller shut down to restart) is opened
+// again and the gap filled from the stored results; each result is given
+// once; only the end event means the session stopped.
 func TestWatchReconnects(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	result := func(i int) string {
@@ -148,16 +149,21 @@ func TestWatchReconnects(t *testing.T) {
 			streams++
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.WriteHeader(http.StatusOK)
-			if streams == 1 {
-				// Period 0 again (seen in the history), then the server dies
-				// mid-stream.
+			switch streams {
+			case 1:
+				// Period 0 again (seen in the history), then the server
+				// dies mid-stream.
 				fmt.Fprintf(w, "event: result\ndata: %s\n\n", result(0))
 				w.(http.Flusher).Flush()
 				conn, _, _ := w.(http.Hijacker).Hijack()
 				conn.Close()
-				return
+			case 2:
+				// Period 1, then a clean end without the end event: a
+				// controller shutting down.
+				fmt.Fprintf(w, "event: result\ndata: %s\n\n", result(1))
+			default:
+				fmt.Fprintf(w, "event: result\ndata: %s\n\nevent: end\ndata: {}\n\n", result(2))
 			}
-			fmt.Fprintf(w, "event: result\ndata: %s\n\nevent: result\ndata: %s\n\n", result(1), result(2))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -172,8 +178,11 @@ func TestWatchReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Watch: %v", err)
 	}
-	if !slices.Equal(got, []uint64{0, 1, 2}) || caughtUp != 1 || streams != 2 {
-		t.Errorf("results %v, caught up %d times, %d streams; want [0 1 2], once, 2", got, caughtUp, streams)
+	mu.Lock()
+	n := streams
+	mu.Unlock()
+	if !slices.Equal(got, []uint64{0, 1, 2}) || caughtUp != 1 || n != 3 {
+		t.Errorf("results %v, caught up %d times, %d streams; want [0 1 2], once, 3", got, caughtUp, n)
 	}
 	// A session the controller does not know is not retried.
 	if err := NewClient(srv.URL).Watch(context.Background(), "nosuch", t0, func(LossResult) error { return nil }, nil); !IsNotFound(err) {
