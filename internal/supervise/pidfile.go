@@ -131,8 +131,9 @@ func (p *Process) watch() {
 		if err != nil || n == 0 || fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) == 0 {
 			// Only the pidfd's word means the process ended: a failed
 			// poll taken for an exit would start a second copy of a
-			// daemon that still runs.
-			if err != nil && !errors.Is(err, unix.EINTR) {
+			// daemon that still runs. Errors and POLLNVAL (the fd is
+			// not valid) wait before the next try instead of spinning.
+			if (err != nil && !errors.Is(err, unix.EINTR)) || fds[0].Revents&unix.POLLNVAL != 0 {
 				time.Sleep(100 * time.Millisecond)
 			}
 			continue
