@@ -275,19 +275,11 @@ func (m *pm) emit(ctx context.Context, k int64, period time.Duration) {
 		if l.since.After(start.Add(-period)) {
 			continue
 		}
-		ms := &agentv1.Measurement{Node: m.node, Session: l.session, Policy: l.policy, Segments: strs(l.segs),
+		ms := &agentv1.Measurement{Node: m.node, Session: l.session, Policy: l.policy, Segments: intent.AddrStrings(l.segs),
 			Headend: l.headend, PeriodStartUnixMs: start.UnixMilli(), PeriodMs: uint32(period.Milliseconds()),
 			Color: uint32(color), Packets: c.Packets - prev.Packets, Bytes: c.Bytes - prev.Bytes}
 		m.publishLocked(ms)
 	}
-}
-
-func strs(as []netip.Addr) []string {
-	out := make([]string, len(as))
-	for i, a := range as {
-		out[i] = a.String()
-	}
-	return out
 }
 
 // recentKept is how many measurements an agent keeps to replay: a

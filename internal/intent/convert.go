@@ -185,7 +185,8 @@ func pmFromProto(cfg *agentv1.PMConfig) (*PM, error) {
 	return out, nil
 }
 
-func strs(as []netip.Addr) []string {
+// AddrStrings is the wire form of an address list.
+func AddrStrings(as []netip.Addr) []string {
 	out := make([]string, len(as))
 	for i, a := range as {
 		out[i] = a.String()
@@ -209,12 +210,12 @@ func ToProto(s State) *agentv1.DesiredState {
 		if st.Mode == dataplane.ModeInline {
 			m = agentv1.Mode_MODE_INLINE
 		}
-		out.Steering = append(out.Steering, &agentv1.SteeringRoute{Prefix: st.Prefix.String(), Mode: m, Segments: strs(st.Segments), Policy: st.Policy})
+		out.Steering = append(out.Steering, &agentv1.SteeringRoute{Prefix: st.Prefix.String(), Mode: m, Segments: AddrStrings(st.Segments), Policy: st.Policy})
 	}
 	for _, sid := range s.SIDs {
 		b := sid.Behavior
 		out.Sids = append(out.Sids, &agentv1.LocalSID{Sid: sid.SID.String(), Action: string(b.Action), Nh4: addrStr(b.NH4),
-			Nh6: addrStr(b.NH6), Table: uint32(b.Table), Oif: sid.OIFName, Segments: strs(b.Segments)})
+			Nh6: addrStr(b.NH6), Table: uint32(b.Table), Oif: sid.OIFName, Segments: AddrStrings(b.Segments)})
 	}
 	for _, u := range s.Underlay {
 		out.Underlay = append(out.Underlay, &agentv1.UnderlayRoute{Prefix: u.Prefix.String(), Via: addrStr(u.Via), Dev: u.Dev, Unreachable: u.Unreachable})
@@ -229,7 +230,7 @@ func pmToProto(pm *PM) *agentv1.PMConfig {
 	out := &agentv1.PMConfig{PeriodMs: uint32(pm.Period.Milliseconds()), MarkMask: pm.MarkMask, ProbeAddr: addrStr(pm.Probe),
 		ClocksSynced: pm.ClocksSynced}
 	for _, l := range pm.Lists {
-		out.Lists = append(out.Lists, &agentv1.PMList{Session: l.Session, Policy: l.Policy, Segments: strs(l.Segments),
+		out.Lists = append(out.Lists, &agentv1.PMList{Session: l.Session, Policy: l.Policy, Segments: AddrStrings(l.Segments),
 			Headend: l.Headend, Tail: !l.Headend})
 	}
 	for _, d := range pm.Delays {

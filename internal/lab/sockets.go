@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
@@ -23,21 +24,28 @@ func checkSocketPaths(labDir string, nw *topo.Network, agents bool) error {
 		return err
 	}
 	l := Layout{Dir: abs}
-	for _, r := range nw.NodesWith(topo.Underlay) {
-		var paths []string
-		if nw.Routing == topo.RoutingISIS {
-			// --vty_socket puts <daemon>.vty in FRRVtyDir.
-			paths = append(paths, l.FRRZserv(r.Name), filepath.Join(l.FRRVtyDir(r.Name), "isisd.vty"),
-				filepath.Join(l.FRRVtyDir(r.Name), "zebra.vty"))
+	// The nodes that run FRR and the agent, as their kinds say.
+	var paths []string
+	frr, err := frrNodes(nw)
+	if err != nil {
+		return err
+	}
+	for _, n := range frr {
+		paths = append(paths, l.FRRZserv(n.Name), l.FRRVty(n.Name, "isisd"), l.FRRVty(n.Name, "zebra"))
+	}
+	if agents {
+		withAgent, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
+		if err != nil {
+			return err
 		}
-		if agents {
-			paths = append(paths, l.AgentSocket(r.Name))
+		for _, n := range withAgent {
+			paths = append(paths, l.AgentSocket(n.Name))
 		}
-		for _, p := range paths {
-			if len(p) > unixPathMax {
-				return fmt.Errorf("deploy %s: socket %s is %d bytes long, and a unix socket path is at most %d: use a shorter --state-dir (or shorter lab and node names)",
-					nw.Name, p, len(p), unixPathMax)
-			}
+	}
+	for _, p := range paths {
+		if len(p) > unixPathMax {
+			return fmt.Errorf("deploy %s: socket %s is %d bytes long, and a unix socket path is at most %d: use a shorter --state-dir (or shorter lab and node names)",
+				nw.Name, p, len(p), unixPathMax)
 		}
 	}
 	return nil
