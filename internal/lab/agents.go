@@ -73,8 +73,8 @@ func agentOptions(l Layout, node string) agent.Options {
 }
 
 // daemonSpecs are the supervised daemons of the lab st describes: per
-// node, in file order, the daemons its kind runs, in the kind's order
-// (FRR's zebra and isisd with `routing: isis`; the agent, when the lab has
+// node, in file order, the daemons its kind runs (FRR's zebra and isisd
+// with `routing: isis`, isisd after zebra; the agent, when the lab has
 // agents), then the controller in the host's namespace.
 func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string) ([]supervise.Spec, error) {
 	var specs []supervise.Spec

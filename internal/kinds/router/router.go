@@ -60,8 +60,8 @@ func (Kind) MTU(ifc *topo.Interface) int {
 }
 
 // Daemons implements kinds.Kind: FRR's zebra and isisd with `routing:
-// isis` (started first: the agent reconciles on top of the converged
-// underlay), then the agent.
+// isis`, and the agent (the lab's supervisor orders isisd after zebra; the
+// agent needs neither).
 func (Kind) Daemons(nw *topo.Network, _ *topo.Node) []kinds.Daemon {
 	if nw.Routing == topo.RoutingISIS {
 		return []kinds.Daemon{kinds.DaemonZebra, kinds.DaemonISISd, kinds.DaemonAgent}
