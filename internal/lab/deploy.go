@@ -170,6 +170,12 @@ func reconverge(ctx context.Context, nw *topo.Network, st *State, layout Layout,
 		fmt.Fprintf(opts.Progress, "lab %s is already deployed from this topology (without daemons): nothing to do\n", nw.Name)
 		return st, nil
 	}
+	// A lab whose daemons no supervisor ever owned was deployed by an
+	// older sr6, whose FRR daemons wrote pid files of another format:
+	// supervising it now would start second copies beside them.
+	if _, err := os.Stat(layout.SupervisorStatus()); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("deploy %s: the lab was deployed by an older sr6 (its daemons have no supervisor): redeploy it with --replace", nw.Name)
+	}
 	d := &deployer{nw: nw, opts: opts, layout: layout, st: st}
 	report, err := d.ensureDaemons(ctx)
 	for _, line := range report {
