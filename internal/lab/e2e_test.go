@@ -106,6 +106,22 @@ func (l *testLab) layout() lab.Layout {
 	return layout
 }
 
+// redeploy deploys the lab's topology again (as a user re-running `lab
+// deploy` does) and returns what it printed and how long it took.
+func (l *testLab) redeploy() (string, time.Duration) {
+	l.t.Helper()
+	var progress bytes.Buffer
+	opts := l.opts
+	opts.Progress = &progress
+	t0 := time.Now()
+	if _, err := lab.Deploy(context.Background(), l.nw, "test.yaml", l.data, opts); err != nil {
+		l.t.Fatalf("deploy again: %v\n%s", err, progress.String())
+	}
+	took := time.Since(t0)
+	l.t.Logf("deploy again said:\n%s", progress.String())
+	return progress.String(), took
+}
+
 // hostAddr returns a host's planned address of the given family.
 func (l *testLab) hostAddr(host string, v4 bool) string {
 	ifc := l.nw.Node(host).Interfaces[0]

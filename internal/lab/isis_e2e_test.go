@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -214,20 +213,13 @@ func TestISISDaemonsComeBack(t *testing.T) {
 	if p, ok := supervise.Running(layout.FRRPid("r3", "isisd")); ok {
 		t.Fatalf("isisd of r3 (%d) runs again without a supervisor", p)
 	}
-	var progress bytes.Buffer
-	opts := l.opts
-	opts.Progress = &progress
-	t0 := time.Now()
-	if _, err := lab.Deploy(context.Background(), l.nw, "test.yaml", l.data, opts); err != nil {
-		t.Fatalf("deploy again: %v\n%s", err, progress.String())
-	}
-	record("deploy after the supervisor and r3's isisd died", time.Since(t0))
-	t.Logf("deploy again said:\n%s", progress.String())
+	said, took := l.redeploy()
+	record("deploy after the supervisor and r3's isisd died", took)
 	for _, line := range []string{"supervisor was not running: started it",
 		fmt.Sprintf("zebra/r1: running (pid %d): adopted", before["zebra/r1"].PID),
 		fmt.Sprintf("isisd/r2: running (pid %d): adopted", before["isisd/r2"].PID),
 		"isisd/r3: was not running: started", "isis converged", "re-converged"} {
-		if !strings.Contains(progress.String(), line) {
+		if !strings.Contains(said, line) {
 			t.Errorf("deploy did not say %q", line)
 		}
 	}

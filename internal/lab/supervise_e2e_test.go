@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -188,18 +187,11 @@ func TestSupervisedDaemonsComeBack(t *testing.T) {
 	if states["controller"] != lab.DaemonDead || states["agent/r3"] != lab.DaemonUnsupervised {
 		t.Errorf("inspect without a supervisor: %v", states)
 	}
-	var progress bytes.Buffer
-	opts := l.opts
-	opts.Progress = &progress
-	t0 := time.Now()
-	if _, err := lab.Deploy(context.Background(), l.nw, "test.yaml", l.data, opts); err != nil {
-		t.Fatalf("deploy again: %v\n%s", err, progress.String())
-	}
-	record("deploy after the supervisor died", time.Since(t0))
-	t.Logf("deploy again said:\n%s", progress.String())
+	said, took := l.redeploy()
+	record("deploy after the supervisor died", took)
 	for _, line := range []string{"supervisor was not running: started it", "controller: was not running: started",
 		"agent/r3: running (pid " + fmt.Sprint(agentPid) + "): adopted", "re-converged"} {
-		if !strings.Contains(progress.String(), line) {
+		if !strings.Contains(said, line) {
 			t.Errorf("deploy did not say %q", line)
 		}
 	}
@@ -223,12 +215,8 @@ func TestSupervisedDaemonsComeBack(t *testing.T) {
 		}
 	}
 	// And deploy once more: nothing to do.
-	progress.Reset()
-	if _, err := lab.Deploy(context.Background(), l.nw, "test.yaml", l.data, opts); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(progress.String(), "nothing to do") {
-		t.Errorf("third deploy said %q", progress.String())
+	if said, _ = l.redeploy(); !strings.Contains(said, "nothing to do") {
+		t.Errorf("third deploy said %q", said)
 	}
 
 	// destroy ends every daemon, and nothing brings one back.
