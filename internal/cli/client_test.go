@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/lab"
 	"github.com/sr6net/sr6/internal/store"
+	"github.com/sr6net/sr6/internal/testutil"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
@@ -151,7 +150,7 @@ func TestPMShowWatchStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SR6_TOKEN", "tk")
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() { done <- Run(cctx, []string{"pm", "show", "s", "--watch", "--controller", url}, out, out) }()
@@ -176,24 +175,6 @@ func TestPMShowWatchStreams(t *testing.T) {
 	if s := out.String(); !strings.Contains(s, "delay") || !strings.Contains(s, "/2.000/") || strings.Count(s, "delay") != 1 {
 		t.Errorf("pm show --watch printed:\n%s", s)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestPolicyDelGoesOnPastAMissingName: every name that exists is deleted

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/sr6net/sr6/internal/intent"
 	"github.com/sr6net/sr6/internal/store"
+	"github.com/sr6net/sr6/internal/testutil"
 	"github.com/sr6net/sr6/internal/topo"
 )
 
@@ -61,7 +61,7 @@ func (f *fakeAgents) count(node string) int {
 
 // newFakeController is a triangle controller pushing to agents, logging
 // into the returned buffer.
-func newFakeController(t *testing.T, example string, agents Pusher) (*Controller, *syncBuffer) {
+func newFakeController(t *testing.T, example string, agents Pusher) (*Controller, *testutil.SyncBuffer) {
 	t.Helper()
 	nw, err := topo.LoadNetwork(filepath.Join("..", "..", "examples", example))
 	if err != nil {
@@ -72,7 +72,7 @@ func newFakeController(t *testing.T, example string, agents Pusher) (*Controller
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	c, err := New(nw, st, agents, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -81,23 +81,6 @@ func newFakeController(t *testing.T, example string, agents Pusher) (*Controller
 		t.Fatal(err)
 	}
 	return c, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestStatusFromTheAgent: a computed policy is up only once its headend's
