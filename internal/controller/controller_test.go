@@ -33,22 +33,7 @@ func syncAgents(c *Controller) {
 
 func newTestController(t *testing.T, example string) *Controller {
 	t.Helper()
-	nw, err := topo.LoadNetwork(filepath.Join("..", "..", "examples", example))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c, err := New(nw, st, nopPusher{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := newFakeController(t, example, nopPusher{})
 	return c
 }
 
