@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,13 +110,17 @@ func TestRerouteOnLinkFailure(t *testing.T) {
 	if _, err := c.AddPolicy(ctx, Policy{Name: "p", From: "h1", To: "h2"}, false); err != nil {
 		t.Fatal(err)
 	}
+	// The longest-prefix match: the static underlay is compressed, so the
+	// route that carries an address may be an aggregate.
 	underlayVia := func(node, prefix string) string {
+		a := netip.MustParsePrefix(prefix).Addr()
+		dev, bits := "", -1
 		for _, u := range c.Desired(node).Underlay {
-			if u.Prefix.String() == prefix {
-				return u.Dev
+			if !u.Unreachable && u.Prefix.Contains(a) && u.Prefix.Bits() > bits {
+				dev, bits = u.Dev, u.Prefix.Bits()
 			}
 		}
-		return ""
+		return dev
 	}
 	if got := underlayVia("r1", "fd00:0:ff::3/128"); got != "eth3" {
 		t.Fatalf("before: r1 reaches r3 via %q, want eth3", got)

@@ -3,7 +3,10 @@ package underlay
 import (
 	"container/heap"
 	"net/netip"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sr6net/sr6/internal/topo"
 )
@@ -151,40 +154,47 @@ func AttachedSRv6(r *topo.Node) []*topo.Node {
 	return out
 }
 
-// Static computes the static underlay: for each underlay node, a route to
-// every prefix it is not attached to, through the first hop of the shortest
-// path to the nearest underlay node that owns the prefix, then the Attached
-// routes to the SRv6 nodes hanging off it. Underlay nodes unreachable from
-// one another get no route (the lab reports the graph as split).
+// Static computes the static underlay: for each underlay node, the
+// fewest routes that send every prefix it is not attached to through a
+// first hop of a shortest path to the nearest underlay node that owns the
+// prefix (see compress.go: nearby prefixes sharing next hops merge into
+// one route), then the Attached routes to the SRv6 nodes hanging off it.
+// Underlay nodes unreachable from one another get no route to each other's
+// prefixes (the lab reports the graph as split). Addresses inside a merged
+// prefix that no topology prefix covers follow its route, as in any
+// aggregated network: a packet to one of them loops until its hop limit.
 func Static(nw *topo.Network) map[string][]Route { return StaticUp(nw, allUp) }
 
 // StaticUp is Static over the links for which up is true: the underlay
 // the controller recomputes when links fail.
 func StaticUp(nw *topo.Network, up func(*topo.Link) bool) map[string][]Route {
+	g := newGraph(nw, up)
 	owners, order := destinations(nw)
-	out := map[string][]Route{}
-	for _, r := range nw.NodesWith(topo.Underlay) {
-		dist, first := ShortestPathsUp(nw, r, up)
-		var routes []Route
-		for _, p := range order {
-			var best *topo.Node
-			local := false
-			for _, o := range owners[p] {
-				if o == r {
-					local = true
-					break
-				}
-				if d, ok := dist[o]; ok && (best == nil || d < dist[best]) {
-					best = o
-				}
-			}
-			if local || best == nil {
-				continue
-			}
-			hop := first[best]
-			routes = append(routes, Route{Dst: p, Via: hop.Peer.Addr6.Addr(), Dev: hop.Name})
+	idx := make([][]int32, len(order))
+	for i, p := range order {
+		for _, o := range owners[p] {
+			idx[i] = append(idx[i], g.index[o])
 		}
-		out[r.Name] = append(routes, Attached(r)...)
+	}
+	sk := newSkeleton(order, idx)
+	// Routers are independent once the skeleton exists: one worker per
+	// core, each with its own arrays, taking routers in turn.
+	tables := make([][]Route, len(g.routers))
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(g.routers)) {
+		wg.Go(func() {
+			s := newSPF(len(g.routers))
+			var ps pass
+			for i := next.Add(1) - 1; int(i) < len(g.routers); i = next.Add(1) - 1 {
+				tables[i] = append(ps.routes(g, sk, s, i), Attached(g.routers[i])...)
+			}
+		})
+	}
+	wg.Wait()
+	out := make(map[string][]Route, len(g.routers))
+	for i, r := range g.routers {
+		out[r.Name] = tables[i]
 	}
 	return out
 }
