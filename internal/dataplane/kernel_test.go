@@ -17,7 +17,7 @@ import (
 )
 
 // ipCmd runs ip(8) and fails the test with its output on error.
-func ipCmd(t *testing.T, args ...string) string {
+func ipCmd(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	if err != nil {
@@ -29,7 +29,7 @@ func ipCmd(t *testing.T, args ...string) string {
 // testNetns creates a throwaway named network namespace, deleted when the
 // test ends whatever happens, and returns its name and a netlink handle in
 // it.
-func testNetns(t *testing.T) (string, *netlink.Handle) {
+func testNetns(t testing.TB) (string, *netlink.Handle) {
 	t.Helper()
 	name := testutil.UniqueName("sr6dp")
 	// Registered before the namespace exists so that a half-made one
