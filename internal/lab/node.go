@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
@@ -164,9 +162,21 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 			return err
 		}
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
+			// Each interface is brought up before its addresses are
+			// added. The other way round, the kernel re-creates the IPv6
+			// prefix route of every address when the link comes up, with
+			// an atomic allocation that fails now and then on a loaded
+			// machine; it then drops the address ("Failed to add prefix
+			// route for address ...; dropping" in the kernel log), and
+			// every route through that link is refused with "no route to
+			// host". Added to an up link, the prefix route is made with
+			// the address, and a failure is an error here.
 			lo, err := h.LinkByName("lo")
 			if err != nil {
 				return fmt.Errorf("loopback: %w", err)
+			}
+			if err := h.LinkSetUp(lo); err != nil {
+				return fmt.Errorf("lo up: %w", err)
 			}
 			for _, p := range k.Loopback(n) {
 				if err := addAddr(h, lo, p); err != nil {
@@ -178,13 +188,13 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 					return err
 				}
 			}
-			if err := h.LinkSetUp(lo); err != nil {
-				return fmt.Errorf("lo up: %w", err)
-			}
 			for _, ifc := range n.Interfaces {
 				link, err := h.LinkByName(ifc.Name)
 				if err != nil {
 					return fmt.Errorf("interface %s: %w", ifc.Name, err)
+				}
+				if err := h.LinkSetUp(link); err != nil {
+					return fmt.Errorf("%s up: %w", ifc.Name, err)
 				}
 				for _, p := range []netip.Prefix{ifc.Addr6, ifc.Addr4} {
 					if p.IsValid() {
@@ -192,9 +202,6 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 							return err
 						}
 					}
-				}
-				if err := h.LinkSetUp(link); err != nil {
-					return fmt.Errorf("%s up: %w", ifc.Name, err)
 				}
 			}
 			return nil
@@ -283,34 +290,8 @@ func (d *deployer) installRoutes(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return d.replaceRoutes(ctx, n, nsh, routes)
+		return dataplane.ReplaceRoutes(nsh, routes)
 	})
-}
-
-// gatewayWait bounds how long installRoutes retries routes whose gateway
-// the kernel does not reach yet.
-const gatewayWait = 10 * time.Second
-
-// replaceRoutes installs routes in n's namespace, again while the kernel
-// answers "no route to host": on a loaded machine, a link that reports
-// carrier can still have its connected IPv6 route marked down for a moment
-// (IPv6 hears of the carrier after the operational state changes), and a
-// route through a gateway on it is refused until then. Replacing is
-// idempotent, so the whole set is sent again.
-func (d *deployer) replaceRoutes(ctx context.Context, n *topo.Node, nsh netns.NsHandle, routes []*netlink.Route) error {
-	deadline := time.Now().Add(gatewayWait)
-	for attempt := 1; ; attempt++ {
-		err := dataplane.ReplaceRoutes(nsh, routes)
-		if err == nil || !errors.Is(err, unix.EHOSTUNREACH) || time.Now().After(deadline) {
-			return err
-		}
-		d.opts.Log.Warn("routes refused, gateways not reachable yet: retrying", "node", n.Name, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // deviceIndexes maps the interface names of h's namespace to indexes.
