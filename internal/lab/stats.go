@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -195,16 +196,20 @@ func (n *statsNode) sample() error {
 			RxBytes: s.RxBytes, TxBytes: s.TxBytes, RxPackets: s.RxPackets, TxPackets: s.TxPackets,
 			RxDropped: s.RxDropped, TxDropped: s.TxDropped, RxErrors: s.RxErrors, TxErrors: s.TxErrors}
 		if p, ok := n.prev[ifc.Name]; ok && dt > 0 {
-			is.RxBps = rate(p.RxBytes, s.RxBytes, dt) * 8
-			is.TxBps = rate(p.TxBytes, s.TxBytes, dt) * 8
-			is.RxPps = rate(p.RxPackets, s.RxPackets, dt)
-			is.TxPps = rate(p.TxPackets, s.TxPackets, dt)
+			is.RxBps = round2(rate(p.RxBytes, s.RxBytes, dt) * 8)
+			is.TxBps = round2(rate(p.TxBytes, s.TxBytes, dt) * 8)
+			is.RxPps = round2(rate(p.RxPackets, s.RxPackets, dt))
+			is.TxPps = round2(rate(p.TxPackets, s.TxPackets, dt))
 		}
 		n.cur = append(n.cur, is)
 	}
 	n.prev, n.prevAt = cur, at
 	return nil
 }
+
+// round2 keeps two decimals: more is noise of the clock, and bulk in
+// every JSON line.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 // rate is the increase per second; a counter that went back (the
 // interface was re-created) counts from zero.
