@@ -29,7 +29,7 @@ func (a *app) labCaptureCmd() *cobra.Command {
 			"  sr6 lab capture tri r2:eth1 | wireshark -k -i -\n" +
 			"  sr6 lab capture tri r2:eth1 -w r2.pcap icmp6",
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (rerr error) {
 			name, endpoint, filter, err := a.labArgs(flagLab, args)
 			if err != nil {
 				return err
@@ -37,11 +37,19 @@ func (a *app) labCaptureCmd() *cobra.Command {
 			var w io.Writer = a.out
 			info := a.errOut // the summary's place: never the pcap stream
 			if file != "" && file != "-" {
+				_, statErr := os.Stat(file)
 				f, err := os.Create(file)
 				if err != nil {
 					return fmt.Errorf("capture: %w", err)
 				}
 				defer f.Close()
+				// A capture that never started leaves no empty file
+				// behind (one that was there before stays, emptied).
+				defer func() {
+					if rerr != nil && errors.Is(statErr, os.ErrNotExist) {
+						os.Remove(file)
+					}
+				}()
 				w, info = f, a.out
 			} else if f, ok := a.out.(*os.File); ok && isTerminal(f) {
 				return usageError{errors.New("stdout is a terminal, not a place for pcap: give -w FILE, or pipe into `tcpdump -nr -` or `wireshark -k -i -`")}

@@ -159,10 +159,12 @@ func TestLinkSetReroutes(t *testing.T) {
 		return nil
 	})
 	ctx := context.Background()
+	cut := time.Now()
 	res, err := lab.SetLink(ctx, l.name, "r1:eth3", false, l.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("link set down took %s", time.Since(cut).Round(time.Microsecond))
 	if res.Endpoints != [2]string{"r1:eth3", "r3:eth3"} || res.State != restv1.LinkDown || res.Rerouting != restv1.RerouteController {
 		t.Errorf("link set down: %+v", res)
 	}
@@ -179,6 +181,7 @@ func TestLinkSetReroutes(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("policy re-routed %s after the cut (polled every 50 ms)", time.Since(cut).Round(time.Millisecond))
 	viaR2 := l.startCapture("r2:eth1", "ip6 and ip6[6] == 43")
 	eventually(t, 10*time.Second, "IPv4 after the cut", func() error {
 		if got := l.ping("h1", "h2", true, 3); got != 3 {
@@ -204,9 +207,11 @@ func TestLinkSetReroutes(t *testing.T) {
 	}
 
 	// Up again, named by its other end.
+	mend := time.Now()
 	if _, err := lab.SetLink(ctx, l.name, "r3:eth3", true, l.opts); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("link set up took %s (carrier at both ends)", time.Since(mend).Round(time.Microsecond))
 	eventually(t, 10*time.Second, "back on the direct path", func() error {
 		if got, err := policyPath(c, "fwd"); err != nil || got != "r1>r3" {
 			return fmt.Errorf("path %s (%v)", got, err)
@@ -546,6 +551,15 @@ func TestCaptureCLI(t *testing.T) {
 	}
 	if lines := readPcap(t, "-", stream.Bytes()); countContaining(lines, "ICMP6, echo reply") != 3 {
 		t.Errorf("stream read back with tcpdump -r -: %q, want 3 echo replies", lines)
+	}
+	// A capture refused at the start leaves no file behind.
+	refused := filepath.Join(t.TempDir(), "none.pcap")
+	out, err := exec.Command(sr6Binary, "--state-dir", l.opts.Store.Dir, "lab", "capture", l.name, "h1:eth9", "-w", refused).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "has no interface eth9 (its interfaces: eth0)") {
+		t.Errorf("capture on h1:eth9: %v: %s", err, out)
+	}
+	if _, err := os.Stat(refused); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused capture left %s: %v", refused, err)
 	}
 	// A filter tcpdump cannot compile is an error that says so.
 	if _, err := lab.Capture(context.Background(), l.name, "r2:eth1", lab.CaptureOptions{Filter: "ip6[["}, &stream, l.opts); err == nil ||
