@@ -89,6 +89,7 @@ func WatchStats(ctx context.Context, name string, so StatsOptions, opts Options,
 			return nil
 		case <-tick.C:
 		}
+		t0 := time.Now()
 		if err := sampleAll(ctx, nodes, opts.Parallel); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -96,6 +97,7 @@ func WatchStats(ctx context.Context, name string, so StatsOptions, opts Options,
 			return err
 		}
 		now := time.Now()
+		opts.Log.Debug("stats sample", "lab", name, "nodes", len(nodes), "took", now.Sub(t0))
 		s := restv1.StatsSample{Lab: name, Time: now.UTC(), IntervalS: now.Sub(last).Seconds(),
 			Interfaces: []restv1.InterfaceStats{}}
 		last = now
