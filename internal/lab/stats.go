@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/nsutil"
@@ -69,9 +70,10 @@ func WatchStats(ctx context.Context, name string, so StatsOptions, opts Options,
 		if err != nil {
 			return err
 		}
-		// The handle's sockets stay in the namespace: its file is only
-		// needed to open them.
-		n.h, err = netlink.NewHandleAt(nsh)
+		// One rtnetlink socket per node (not one per netlink family: a
+		// 1,000-router lab would hold 4,000); it stays in the namespace,
+		// whose file is only needed to open it.
+		n.h, err = netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
 		nsh.Close()
 		if err != nil {
 			return fmt.Errorf("netlink in %s: %w", Namespace(name, n.node.Name), err)
