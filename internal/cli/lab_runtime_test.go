@@ -118,3 +118,36 @@ func TestRuntimeCommandsRefuseBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintStatsAndInterfaces(t *testing.T) {
+	var out strings.Builder
+	s := restv1.StatsSample{Lab: "tri", IntervalS: 1, Interfaces: []restv1.InterfaceStats{
+		{Node: "r1", Interface: "eth1", Peer: "r2:eth1", State: "up", RxBps: 9.87e6, TxBps: 812, RxPps: 850, TxPps: 2,
+			RxPackets: 1000, TxPackets: 20, TxDropped: 3},
+	}}
+	if err := printStats(&out, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lab tri at ", "(over 1.00s)", "RX bit/s", "r1  eth1  r2:eth1     up     9.87M       812       850         2     1000       20        0        3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stats table lacks %q:\n%s", want, out.String())
+		}
+	}
+	tests := []struct {
+		in   lab.InterfaceStatus
+		want string
+	}{
+		{lab.InterfaceStatus{Name: "eth1", Peer: "r2:eth1", State: "UP"}, "eth1>r2:eth1(up)"},
+		{lab.InterfaceStatus{Name: "eth1", Peer: "r2:eth1", State: "up",
+			Impairment: &restv1.Impairment{LossPercent: 5, RateBps: 10e6, Source: restv1.ImpairRuntime}},
+			"eth1>r2:eth1(up; loss 5% rate 10mbit (runtime))"},
+		{lab.InterfaceStatus{Name: "eth2", Peer: "r3:eth1", State: "down",
+			Impairment: &restv1.Impairment{RateBps: 50e6, Source: restv1.ImpairTopology}},
+			"eth2>r3:eth1(down; rate 50mbit)"},
+	}
+	for _, tc := range tests {
+		if got := interfaceText(tc.in); got != tc.want {
+			t.Errorf("interfaceText = %q, want %q", got, tc.want)
+		}
+	}
+}
