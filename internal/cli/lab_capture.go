@@ -76,6 +76,10 @@ func (a *app) labCaptureCmd() *cobra.Command {
 }
 
 func printCaptureSummary(w io.Writer, s *restv1.CaptureSummary) {
+	if s.ReaderClosed {
+		fmt.Fprintf(w, "capture on %s:%s of lab %s ended: its reader closed the stream\n", s.Node, s.Interface, s.Lab)
+		return
+	}
 	fmt.Fprintf(w, "captured %d packets on %s:%s of lab %s", s.Packets, s.Node, s.Interface, s.Lab)
 	if s.DroppedByKernel > 0 {
 		fmt.Fprintf(w, " (%d dropped by the kernel: the reader was too slow)", s.DroppedByKernel)

@@ -137,6 +137,16 @@ func Capture(ctx context.Context, name, endpoint string, co CaptureOptions, w io
 	mu.Lock()
 	text := errText.String()
 	mu.Unlock()
+	sum := &restv1.CaptureSummary{Lab: name, Node: e.ifc.Node.Name, Interface: e.ifc.Name, Filter: co.Filter}
+	var exitErr *exec.ExitError
+	if errors.As(werr, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
+			// The reader went away (`| tcpdump -c 10 -r -` has its 10
+			// packets): the end of the capture, not its failure.
+			sum.ReaderClosed = true
+			return sum, nil
+		}
+	}
 	if werr != nil {
 		return nil, fmt.Errorf("capture on %s: tcpdump: %w: %s", e, werr, strings.TrimSpace(lastLines(text, 5)))
 	}
@@ -147,7 +157,6 @@ func Capture(ctx context.Context, name, endpoint string, co CaptureOptions, w io
 			}
 		}
 	}
-	sum := &restv1.CaptureSummary{Lab: name, Node: e.ifc.Node.Name, Interface: e.ifc.Name, Filter: co.Filter}
 	if m := capturedLine.FindStringSubmatch(text); m != nil {
 		sum.Packets, _ = strconv.ParseUint(m[1], 10, 64)
 	}

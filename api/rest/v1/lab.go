@@ -75,6 +75,10 @@ type CaptureSummary struct {
 	// DroppedByKernel counts packets the capture socket could not keep up
 	// with (tcpdump's "dropped by kernel").
 	DroppedByKernel uint64 `json:"dropped_by_kernel"`
+	// ReaderClosed: the capture ended because the reader of the stream
+	// closed it (a pipe into `tcpdump -c N -r -`); the counts are then
+	// unknown (0).
+	ReaderClosed bool `json:"reader_closed,omitempty"`
 }
 
 // InterfaceStats is one interface in one stats sample: rates over the
