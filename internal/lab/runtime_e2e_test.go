@@ -567,3 +567,51 @@ func TestCaptureCLI(t *testing.T) {
 		t.Errorf("bad filter: %v", err)
 	}
 }
+
+// TestLinkSetISIS: without a controller, IS-IS re-routes the underlay
+// around a link set down and back onto it when it is up.
+func TestLinkSetISIS(t *testing.T) {
+	t.Parallel()
+	testutil.RequirePrivileged(t, lab.FRRDir+"/zebra", lab.FRRDir+"/isisd")
+	l := newLab(t, "triangle.yaml", func(s string) string {
+		return strings.Replace(s, "nodes:", "routing: isis\nnodes:", 1)
+	})
+	l.opts.Binary = sr6Binary
+	l.deploy()
+	r2 := l.nw.Node("r2").Loopback.String()
+	viaDirect := func() error {
+		out, err := l.run("r1", "ip", "-6", "route", "get", l.hostAddr("h2", false))
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if !strings.Contains(out, "dev eth3") {
+			return fmt.Errorf("r1 routes h2 %s", strings.TrimSpace(out))
+		}
+		return nil
+	}
+	eventually(t, 30*time.Second, "r1 routes h2 over the direct link", viaDirect)
+	res, err := lab.SetLink(context.Background(), l.name, "r1:eth3", false, l.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rerouting != restv1.RerouteISIS {
+		t.Errorf("IS-IS lab without a controller: %+v", res)
+	}
+	eventually(t, 30*time.Second, "IS-IS re-routed h2 through r2", func() error {
+		out, _ := l.run("r1", "ip", "-6", "route", "get", l.hostAddr("h2", false))
+		if !strings.Contains(out, "dev eth1") {
+			return fmt.Errorf("r1 routes h2 %s (r2 is %s)", strings.TrimSpace(out), r2)
+		}
+		if got := l.ping("h1", "h2", false, 2); got != 2 {
+			return fmt.Errorf("ping %d/2", got)
+		}
+		return nil
+	})
+	if _, err := lab.SetLink(context.Background(), l.name, "r1:eth3", true, l.opts); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "IS-IS back on the direct link", viaDirect)
+	if got := l.ping("h1", "h2", false, 2); got != 2 {
+		t.Errorf("ping after up: %d/2", got)
+	}
+}
