@@ -26,7 +26,7 @@ func (a *app) labCmd() *cobra.Command {
 		Use:   "lab",
 		Short: "Deploy, inspect and destroy emulated SRv6 labs (network namespaces)",
 	}
-	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd())
+	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd(), a.labLinkCmd(), a.labImpairCmd(), a.labCaptureCmd(), a.labStatsCmd())
 	return cmd
 }
 
@@ -198,7 +198,7 @@ func printInspection(a *app, in *lab.Inspection) error {
 		}
 		var ifs []string
 		for _, i := range n.Interfaces {
-			ifs = append(ifs, fmt.Sprintf("%s>%s(%s)", i.Name, i.Peer, strings.ToLower(i.State)))
+			ifs = append(ifs, interfaceText(i))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, ns, addr, loc,
 			strings.Join(ifs, " "), strings.Join(n.Processes, " "))

@@ -217,21 +217,29 @@ func (d *deployer) installRoutes(ctx context.Context) error {
 			return err
 		}
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
-			if n.Has(topo.SRv6) {
-				if err := installSIDs(h, n, k.LocalSIDs(n)); err != nil {
-					return err
-				}
-			}
-			switch {
-			case !n.Has(topo.Underlay):
-				return addRoutes(h, underlay.HostRoutes(n))
-			case static != nil:
-				return addRoutes(h, static[n.Name])
-			default:
-				return addRoutes(h, underlay.Attached(n))
-			}
+			return installNodeRoutes(h, n, k, static)
 		})
 	})
+}
+
+// installNodeRoutes installs n's SIDs and its deploy-time routes (static
+// holds every node's static underlay routes, nil with IS-IS). Replacing,
+// it also restores them: a link set up again gets back the routes the
+// kernel removed when it went down.
+func installNodeRoutes(h *netlink.Handle, n *topo.Node, k kinds.Kind, static map[string][]underlay.Route) error {
+	if n.Has(topo.SRv6) {
+		if err := installSIDs(h, n, k.LocalSIDs(n)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !n.Has(topo.Underlay):
+		return addRoutes(h, underlay.HostRoutes(n))
+	case static != nil:
+		return addRoutes(h, static[n.Name])
+	default:
+		return addRoutes(h, underlay.Attached(n))
+	}
 }
 
 func installSIDs(h *netlink.Handle, r *topo.Node, sids []kinds.LocalSID) error {

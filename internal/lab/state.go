@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 )
 
 // Phases of a lab's life, stored in its state file.
@@ -32,6 +34,12 @@ type State struct {
 	Agents     bool      `json:"agents,omitempty"`
 	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
 	Deployed   time.Time `json:"deployed"`
+	// Runtime changes (`sr6 lab impair`, `sr6 lab link set`; linkops.go),
+	// kept so that inspect shows them and a deploy of the same topology
+	// leaves them be: impairments set per egress interface (they replace
+	// the topology's there), and links set down, by their A end.
+	Impairments []restv1.Impairment `json:"impairments,omitempty"`
+	LinksDown   []string            `json:"links_down,omitempty"`
 }
 
 func topologyHash(data []byte) string {
