@@ -23,7 +23,7 @@ var (
 	topKeys  = []string{"version", "name", "routing", "plan", "nodes", "links"}
 	planKeys = []string{"loopbacks", "locators", "locator_length", "links", "hosts4", "hosts6"}
 	nodeKeys = []string{"kind", "id", "loopback", "locator"}
-	linkKeys = []string{"endpoints", "metric", "latency", "loss", "rate", "subnet4", "subnet6"}
+	linkKeys = []string{"endpoints", "metric", "latency", "loss", "rate", "mtu", "subnet4", "subnet6"}
 )
 
 // Load reads a topology file and returns its spec, or every problem found in
@@ -322,6 +322,8 @@ func (d *decoder) links(n *yaml.Node, s *Spec) {
 						ls.Rate = Value[uint64]{V: rate, Pos: posOf(v), Set: true}
 					}
 				}
+			case "mtu":
+				d.integer(v, f, MinMTU, MaxMTU, &ls.MTU)
 			case "subnet4":
 				d.prefix(v, f, 4, 30, &ls.Subnet4)
 			case "subnet6":

@@ -232,7 +232,7 @@ func planLinks(c *errs, s *Spec, nw *Network) {
 	for i, ls := range s.Links {
 		field := fmt.Sprintf("links[%d]", i)
 		a, b := nw.byName[ls.Endpoints[0].V.Node], nw.byName[ls.Endpoints[1].V.Node]
-		l := &Link{Index: i, Metric: DefaultMetric, Latency: ls.Latency.V, Loss: ls.Loss.V, Rate: ls.Rate.V}
+		l := &Link{Index: i, Metric: DefaultMetric, Latency: ls.Latency.V, Loss: ls.Loss.V, Rate: ls.Rate.V, MTU: ls.MTU.V}
 		if ls.Metric.Set {
 			l.Metric = ls.Metric.V
 		}
