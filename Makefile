@@ -43,7 +43,7 @@ lint:
 	$(GO) tool staticcheck $(PKGS)
 
 ## fuzz: run each fuzz target for FUZZTIME (new finds go to its testdata/fuzz corpus)
-FUZZ_TARGETS := ./internal/topo:FuzzParse ./internal/controller:FuzzDecodePolicy ./internal/intent:FuzzFromProto ./internal/pm/stamp:FuzzDecode
+FUZZ_TARGETS := ./internal/topo:FuzzParse ./internal/controller:FuzzDecodePolicy ./internal/intent:FuzzFromProto ./internal/pm/stamp:FuzzDecode ./internal/clab:FuzzConvert
 fuzz:
 	@for pt in $(FUZZ_TARGETS); do \
 		pkg=$${pt%%:*}; target=$${pt##*:}; \
