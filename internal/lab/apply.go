@@ -94,8 +94,8 @@ func applyChange(ctx context.Context, p *DeployPlan, st *State, sourceName strin
 // checkApplicable refuses, before anything changes, what a running lab
 // cannot take.
 func checkApplicable(p *DeployPlan, st *State, layout Layout) error {
-	if p.new.Routing == topo.RoutingISIS && (len(p.addNodes)+len(p.delNodes)+len(p.addLinks)+len(p.delLinks) > 0) {
-		return errors.New("adding or removing nodes and links of a lab with `routing: isis` needs its FRR daemons reconfigured, which a running lab does not do yet: deploy with --replace")
+	if p.new.Routing == topo.RoutingISIS && (len(p.addNodes)+len(p.delNodes)+len(p.addLinks)+len(p.delLinks)+len(p.metric) > 0) {
+		return errors.New("adding or removing nodes and links, or changing metrics, of a lab with `routing: isis` needs its FRR daemons reconfigured, which a running lab does not do yet (loss and rate it can change): deploy with --replace")
 	}
 	if !st.Agents {
 		return nil
@@ -122,7 +122,6 @@ type faultKey struct{}
 
 func (d *deployer) applySteps(ctx context.Context, p *DeployPlan) error {
 	touched := d.touchedNodes(p)
-	all := &subset{nodes: d.nw.Nodes}
 	steps := []struct {
 		name string
 		only *subset
@@ -133,9 +132,9 @@ func (d *deployer) applySteps(ctx context.Context, p *DeployPlan) error {
 		{"links", &subset{links: p.addLinks}, d.createLinks},
 		{"interfaces", &subset{nodes: touched}, d.configureInterfaces},
 		{"carrier", &subset{nodes: touched}, d.waitCarrier},
-		// Every node: the underlay of a changed graph changes everywhere.
-		{"routes and SIDs", all, d.installRoutes},
-		{"stale routes", nil, func(ctx context.Context) error { return d.removeStaleRoutes(ctx, p) }},
+		{"routes and SIDs", &subset{nodes: p.addNodes}, d.installRoutes},
+		// The underlay of a changed graph changes anywhere.
+		{"route changes", nil, func(ctx context.Context) error { return d.reconcileRoutes(ctx, p) }},
 		{"impairments", &subset{links: append(slices.Clone(p.impair), p.addLinks...)}, func(ctx context.Context) error {
 			if err := d.clearImpairments(ctx, p.impair); err != nil {
 				return err
@@ -286,10 +285,13 @@ func nodeRoutes(n *topo.Node, static map[string][]underlay.Route) []underlay.Rou
 	}
 }
 
-// removeStaleRoutes deletes, on every node that stays, the routes and
-// SIDs of the old plan that the new one no longer has (those of the new
-// plan were installed over the old ones).
-func (d *deployer) removeStaleRoutes(ctx context.Context, p *DeployPlan) error {
+// reconcileRoutes moves every node that stays from the routes and SIDs
+// of the old plan to those of the new one: it replaces the routes that
+// are new or whose next hop changed, installs the new SIDs and deletes
+// what the new plan no longer has. Routes that stay are not touched, and
+// neither is a policy's steering route (another metric), which its agent
+// owns.
+func (d *deployer) reconcileRoutes(ctx context.Context, p *DeployPlan) error {
 	var oldStatic, newStatic map[string][]underlay.Route
 	if p.old.Routing == topo.RoutingStatic {
 		oldStatic, newStatic = underlay.Static(p.old), underlay.Static(p.new)
@@ -303,9 +305,27 @@ func (d *deployer) removeStaleRoutes(ctx context.Context, p *DeployPlan) error {
 	}
 	return d.eachNode(ctx, kept, func(n *topo.Node) error {
 		o := p.old.Node(n.Name)
+		was := map[netip.Prefix]underlay.Route{}
+		for _, r := range nodeRoutes(o, oldStatic) {
+			was[r.Dst] = r
+		}
+		// Routes through an interface created again (a replaced link)
+		// went with the old one, even where the plan keeps them.
+		created := map[string]bool{}
+		for _, l := range p.addLinks {
+			for _, ifc := range []*topo.Interface{l.A, l.B} {
+				if ifc.Node == n {
+					created[ifc.Name] = true
+				}
+			}
+		}
 		want := map[netip.Prefix]bool{}
+		var changed []underlay.Route
 		for _, r := range nodeRoutes(n, newStatic) {
 			want[r.Dst] = true
+			if w, ok := was[r.Dst]; !ok || w != r || created[r.Dev] {
+				changed = append(changed, r)
+			}
 		}
 		var stale []netip.Prefix
 		for _, r := range nodeRoutes(o, oldStatic) {
@@ -313,26 +333,36 @@ func (d *deployer) removeStaleRoutes(ctx context.Context, p *DeployPlan) error {
 				stale = append(stale, r.Dst)
 			}
 		}
-		if o.Has(topo.SRv6) {
-			ok, err := reg.Of(o)
-			if err != nil {
-				return err
-			}
+		var newSIDs []kinds.LocalSID
+		if n.Has(topo.SRv6) {
 			nk, err := reg.Of(n)
 			if err != nil {
 				return err
 			}
+			had := map[netip.Addr]string{}
+			if o.Has(topo.SRv6) {
+				ok, err := reg.Of(o)
+				if err != nil {
+					return err
+				}
+				for _, s := range ok.LocalSIDs(o) {
+					had[s.SID] = fmt.Sprint(s.Behavior)
+				}
+			}
 			wantSID := map[netip.Addr]bool{}
 			for _, s := range nk.LocalSIDs(n) {
 				wantSID[s.SID] = true
+				if b, ok := had[s.SID]; !ok || b != fmt.Sprint(s.Behavior) || len(created) > 0 {
+					newSIDs = append(newSIDs, s)
+				}
 			}
-			for _, s := range ok.LocalSIDs(o) {
-				if !wantSID[s.SID] {
-					stale = append(stale, netip.PrefixFrom(s.SID, 128))
+			for sid := range had {
+				if !wantSID[sid] {
+					stale = append(stale, netip.PrefixFrom(sid, 128))
 				}
 			}
 		}
-		if len(stale) == 0 {
+		if len(changed)+len(stale)+len(newSIDs) == 0 {
 			return nil
 		}
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
@@ -341,7 +371,12 @@ func (d *deployer) removeStaleRoutes(ctx context.Context, p *DeployPlan) error {
 					return err
 				}
 			}
-			return nil
+			if len(newSIDs) > 0 {
+				if err := installSIDs(h, n, newSIDs); err != nil {
+					return err
+				}
+			}
+			return addRoutes(h, changed)
 		})
 	})
 }

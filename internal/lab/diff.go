@@ -45,6 +45,8 @@ type DeployPlan struct {
 	// addLinks are links of new to create, delLinks links of old to
 	// delete; impair links of new whose loss or rate changed.
 	addLinks, delLinks, impair []*topo.Link
+	// metric are links of new whose IGP metric changed.
+	metric []*topo.Link
 }
 
 // Print writes p for people: one line per change, or that the lab is up
@@ -208,6 +210,7 @@ func diffNetworks(old, nw *topo.Network) (*DeployPlan, error) {
 			}
 		}
 		if o.Metric != l.Metric {
+			p.metric = append(p.metric, l)
 			set = append(set, fmt.Sprintf("metric %d -> %d", o.Metric, l.Metric))
 		}
 		if o.Latency != l.Latency {

@@ -129,3 +129,35 @@ func TestDiffKeepsAddressesOfWhatStays(t *testing.T) {
 		}
 	}
 }
+
+// TestISISLabsTakeOnlyImpairments: a running IS-IS lab changes loss and
+// rate, and refuses (before anything changes) nodes, links and metrics.
+func TestISISLabsTakeOnlyImpairments(t *testing.T) {
+	base := "routing: isis\n" + diffBase
+	st := &State{Name: "d", Source: "old.yaml", Topology: base}
+	tests := []struct {
+		name, src string
+		ok        bool
+	}{
+		{"loss", strings.Replace(base, "loss: 1%", "loss: 2%", 1), true},
+		{"node", strings.Replace(base, "  h1: {kind: host}\n", "  h1: {kind: host}\n  h9: {kind: host}\n", 1) + "  - endpoints: [h9:eth0, r2:eth9]\n", false},
+		{"link removed", strings.Replace(base, "  - endpoints: [r3:eth2, r1:eth2]\n", "", 1), false},
+		{"metric", strings.Replace(base, "    loss: 1%\n", "    loss: 1%\n    metric: 20\n", 1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := topo.Parse("new.yaml", []byte(tt.src), topo.WithKinds(nodeKinds()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := planChange(st, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkApplicable(p, st, Layout{Dir: t.TempDir()})
+			if tt.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "--replace")) {
+				t.Fatalf("checkApplicable: %v", err)
+			}
+		})
+	}
+}
