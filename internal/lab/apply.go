@@ -555,8 +555,7 @@ func (d *deployer) reloadDaemons(ctx context.Context, p *DeployPlan) error {
 // stopped half way.
 func deployChange(ctx context.Context, old *State, sourceName string, source []byte, layout Layout, opts Options) (*State, error) {
 	if old.Phase == PhaseUpdating && old.Hash != topologyHash(source) {
-		return nil, fmt.Errorf("deploy %s: the lab is half way through a change to %s: deploy that file again to finish it, or deploy with --replace",
-			old.Name, old.Source)
+		return nil, fmt.Errorf("deploy %s: %w", old.Name, halfWayError(old))
 	}
 	spec, err := topo.Parse(sourceName, source, topo.WithKinds(nodeKinds()))
 	if err != nil {

@@ -83,7 +83,16 @@ func PlanDeploy(sourceName string, source []byte, opts Options) (*DeployPlan, er
 	if old.Phase == PhaseDeploying {
 		return &DeployPlan{Lab: spec.Name.V, Changes: []Change{}}, nil
 	}
+	if old.Phase == PhaseUpdating && old.Hash != topologyHash(source) {
+		return nil, halfWayError(old)
+	}
 	return planChange(old, spec)
+}
+
+// halfWayError refuses another file while a change is unfinished.
+func halfWayError(old *State) error {
+	return fmt.Errorf("lab %s is half way through a change to %s: deploy that file again to finish it, or deploy with --replace",
+		old.Name, old.Source)
 }
 
 // planChange plans spec onto the lab old describes. A lab half-way
