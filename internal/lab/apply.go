@@ -157,6 +157,9 @@ func (d *deployer) applySteps(ctx context.Context, p *DeployPlan) error {
 		if s.name == fault {
 			return fmt.Errorf("%s: injected fault", s.name)
 		}
+		if s.only != nil && len(s.only.nodes)+len(s.only.links) == 0 {
+			continue // nothing of its kind changed
+		}
 		t := time.Now()
 		d.only = s.only
 		err := s.fn(ctx)
