@@ -530,12 +530,23 @@ func (d *deployer) reloadDaemons(ctx context.Context, p *DeployPlan) error {
 	// The status of the old set carries the supervisor's pid too: wait for
 	// the one of this topology.
 	deadline := time.Now().Add(readyTimeout)
+	restarted := !running
 	for {
 		if s, err := ReadDaemonsStatus(l); err == nil && s.Supervisor == pid && s.Hash == d.st.Hash {
 			break
 		}
 		if p, ok := supervise.Running(l.SupervisorPid()); !ok || p != pid {
-			return fmt.Errorf("the lab's supervisor (pid %d) exited: %s", pid, tail(l.SupervisorLog(), 3))
+			if restarted {
+				return fmt.Errorf("the lab's supervisor (pid %d) exited: %s", pid, tail(l.SupervisorLog(), 3))
+			}
+			// A supervisor of an older sr6 ends on SIGHUP, leaving its
+			// daemons running: a new one adopts them.
+			restarted = true
+			var err error
+			if pid, err = startSupervisor(d.opts.Binary, SupervisorArgs(d.opts.Store.Dir, d.nw.Name), l); err != nil {
+				return err
+			}
+			continue
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the lab's supervisor (pid %d) did not reload within %s (log: %s)", pid, readyTimeout, l.SupervisorLog())
