@@ -244,6 +244,15 @@ func TestChangeRunningLab(t *testing.T) {
 		if ss, err := c.Sessions(ctx); err != nil || len(ss) != 1 || ss[0].Name != "s1" {
 			t.Errorf("sessions after the change: %+v (%v)", ss, err)
 		}
+		// ... and it goes on measuring.
+		changed := time.Now()
+		eventually(t, 10*time.Second, "a loss result after the change", func() error {
+			rs, err := c.Results(ctx, "s1", changed, time.Time{})
+			if err != nil || len(rs) == 0 {
+				return fmt.Errorf("%d results since the change (%v)", len(rs), err)
+			}
+			return nil
+		})
 		// The agents that stayed were not restarted; r5's runs.
 		now := l.agentPIDs()
 		for name, pid := range pids {
