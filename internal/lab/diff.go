@@ -203,7 +203,11 @@ func diffNetworks(old, nw *topo.Network) (*DeployPlan, error) {
 			p.Changes = append(p.Changes, Change{Op: "replace", Object: "link", Name: l.Key(), Detail: "an end's node is replaced"})
 			continue
 		}
-		if why := addrDiff(o, l); why != "" {
+		why := addrDiff(o, l)
+		if why == "" {
+			why = mtuDiff(o, l)
+		}
+		if why != "" {
 			p.addLinks, p.delLinks = append(p.addLinks, l), append(p.delLinks, o)
 			p.Changes = append(p.Changes, Change{Op: "replace", Object: "link", Name: l.Key(), Detail: why})
 			continue
@@ -273,6 +277,17 @@ func addrDiff(o, l *topo.Link) string {
 		}
 	}
 	return ""
+}
+
+// mtuDiff says how the MTU of link l differs from o's ("" when it does
+// not): a veth pair is created with its MTU, so the link is made again.
+func mtuDiff(o, l *topo.Link) string {
+	om, oerr := nodeKinds().LinkMTU(o)
+	nm, nerr := nodeKinds().LinkMTU(l)
+	if oerr != nil || nerr != nil || om == nm {
+		return ""
+	}
+	return fmt.Sprintf("mtu %d -> %d", om, nm)
 }
 
 func linkDetail(l *topo.Link) string {
