@@ -237,6 +237,11 @@ func TestChangeRunningLab(t *testing.T) {
 		r5 := l.nw.Node("r5")
 		fresh := []string{r5.Loopback.String() + " ", r5.Locator.String(), r5.Interfaces[0].Link.Subnet6.String()}
 		for _, line := range stop() {
+			// The kernel announces its local route again when an agent
+			// refreshes an address it has (not a change of any route).
+			if strings.Contains(line, "table local") && !strings.HasPrefix(line, "Deleted") {
+				continue
+			}
 			if !slices.ContainsFunc(fresh, func(p string) bool { return strings.Contains(line, p) }) {
 				t.Errorf("a route that stays was touched on r1: %s", line)
 			}
