@@ -33,7 +33,7 @@ func LossChain(iface string) string { return "loss-" + iface }
 func (d *deployer) applyImpairments(ctx context.Context) error {
 	byNode := map[*topo.Node][]*topo.Interface{}
 	var nodes []*topo.Node
-	for _, l := range d.nw.Links {
+	for _, l := range d.stepLinks() {
 		if l.Loss == 0 && l.Rate == 0 {
 			continue
 		}

@@ -41,7 +41,7 @@ func withHandle(ns string, fn func(*netlink.Handle) error) error {
 func (d *deployer) createLinks(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.opts.Parallel)
-	for _, l := range d.nw.Links {
+	for _, l := range d.stepLinks() {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -125,7 +125,7 @@ func addAddr(h *netlink.Handle, link netlink.Link, p netip.Prefix) error {
 // next hops are on links that are up at both ends.
 func (d *deployer) configureInterfaces(ctx context.Context) error {
 	reg := nodeKinds()
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		k, err := reg.Of(n)
 		if err != nil {
 			return err
@@ -174,7 +174,7 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 // by up to a second under load; until then IPv6 treats the link as down and
 // the first packets of a freshly deployed lab are dropped.
 func (d *deployer) waitCarrier(ctx context.Context) error {
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
 			deadline := time.Now().Add(10 * time.Second)
 			for _, ifc := range n.Interfaces {
@@ -211,7 +211,7 @@ func (d *deployer) installRoutes(ctx context.Context) error {
 	if d.nw.Routing == topo.RoutingStatic {
 		static = underlay.Static(d.nw)
 	}
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		k, err := reg.Of(n)
 		if err != nil {
 			return err
