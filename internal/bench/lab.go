@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -98,14 +100,16 @@ func (s Seconds) MarshalJSON() ([]byte, error) {
 // Run is one tool's medians at one size. A run that did not happen says
 // why in Skipped; one that went wrong in Failed.
 type Run struct {
-	Deploy   Seconds `json:"deploy_s"`
-	Destroy  Seconds `json:"destroy_s"`
-	RSS      uint64  `json:"rss_bytes,omitempty"`     // sr6 full: its processes; Mininet: python and its shells
-	FRRRSS   uint64  `json:"frr_rss_bytes,omitempty"` // FRR daemons of the lab, if any
-	Procs    int     `json:"processes,omitempty"`     // processes in RSS
-	Runs     int     `json:"runs"`
-	Skipped  string  `json:"skipped,omitempty"`
-	Failed   string  `json:"failed,omitempty"`
+	Deploy  Seconds `json:"deploy_s"`
+	Destroy Seconds `json:"destroy_s"`
+	RSS     uint64  `json:"rss_bytes,omitempty"`     // sr6 full: its processes; Mininet: python and its shells
+	FRRRSS  uint64  `json:"frr_rss_bytes,omitempty"` // FRR daemons of the lab, if any
+	Procs   int     `json:"processes,omitempty"`     // processes in RSS
+	// ByDaemon splits sr6 full's RSS of the last run by daemon kind.
+	ByDaemon map[string]uint64 `json:"rss_by_daemon_bytes,omitempty"`
+	Runs     int               `json:"runs"`
+	Skipped  string            `json:"skipped,omitempty"`
+	Failed   string            `json:"failed,omitempty"`
 	deploys  []time.Duration
 	destroys []time.Duration
 	rss      []uint64
@@ -285,8 +289,9 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 					res.Full.Failed = err.Error()
 				} else {
 					res.Full.add(r.deploy, r.destroy, r.rss.SR6, r.rss.FRR, r.rss.Procs)
-					fmt.Fprintf(progress, "  run %d: sr6 full deploy %s (every agent connected) destroy %s, RSS %s in %d processes\n",
-						i+1, secs(r.deploy), secs(r.destroy), mb(r.rss.SR6+r.rss.FRR), r.rss.Procs)
+					fmt.Fprintf(progress, "  run %d: sr6 full deploy %s (every agent connected) destroy %s, RSS %s in %d processes (%s)\n",
+						i+1, secs(r.deploy), secs(r.destroy), mb(r.rss.SR6+r.rss.FRR), r.rss.Procs, byDaemon(r.rss.ByDaemon))
+					res.Full.ByDaemon = r.rss.ByDaemon
 				}
 				if pol != nil {
 					res.Policies = pol
@@ -447,6 +452,16 @@ func (o LabOptions) sr6Once(ctx context.Context, g gen.Options, full bool, polic
 	}
 	r.destroy = time.Since(start)
 	return r, pol, nil
+}
+
+// byDaemon is "agent 3,500 MB, controller 60 MB, ...", largest first.
+func byDaemon(m map[string]uint64) string {
+	keys := slices.SortedFunc(maps.Keys(m), func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + mb(m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func routerCount(g gen.Options) int {

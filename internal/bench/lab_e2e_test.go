@@ -84,6 +84,13 @@ func TestRunLabSmall(t *testing.T) {
 	if !r.Full.ok() || r.Full.Deploy <= r.Bare.Deploy || r.Full.RSS < 6<<20 || r.Full.Procs < 6 {
 		t.Errorf("full: %+v (bare %+v)", r.Full, r.Bare)
 	}
+	var sum uint64
+	for _, v := range r.Full.ByDaemon {
+		sum += v
+	}
+	if r.Full.ByDaemon["supervisor"] == 0 || r.Full.ByDaemon["controller"] == 0 || sum != r.Full.RSS+r.Full.FRRRSS {
+		t.Errorf("RSS by daemon %v, want the supervisor and the controller in it, summing to %d", r.Full.ByDaemon, r.Full.RSS+r.Full.FRRRSS)
+	}
 	if r.Mininet.Skipped == "" {
 		t.Errorf("mininet not skipped: %+v", r.Mininet)
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -122,31 +123,26 @@ func TestFullTooBig(t *testing.T) {
 	}
 }
 
-func TestTree(t *testing.T) {
+func TestAttribute(t *testing.T) {
 	procs := map[int]proc{
-		1: {0, "init"}, 10: {1, "sr6"}, 11: {10, "sr6"}, 12: {10, "zebra"}, 13: {12, "isisd"},
+		1: {0, "init"}, 10: {1, "sr6"}, 11: {10, "sr6"}, 12: {10, "zebra"}, 13: {12, "isisd"}, 14: {11, "sh"},
 		20: {1, "bash"}, 21: {20, "sleep"},
 	}
 	tests := []struct {
-		roots []int
-		want  []int
+		name  string
+		roots map[int]string
+		want  map[int]string
 	}{
-		{[]int{10}, []int{10, 11, 12, 13}},
-		{[]int{10, 12}, []int{10, 11, 12, 13}}, // an adopted daemon that is also a child counts once
-		{[]int{99}, []int{}},                   // gone
-		{[]int{20, 13}, []int{13, 20, 21}},
+		{"supervisor only", map[int]string{10: "supervisor"}, map[int]string{10: "supervisor", 11: "supervisor", 12: "supervisor", 13: "supervisor", 14: "supervisor"}},
+		{"daemons under it", map[int]string{10: "supervisor", 11: "agent", 12: "zebra"},
+			map[int]string{10: "supervisor", 11: "agent", 14: "agent", 12: "zebra", 13: "zebra"}},
+		{"an adopted daemon elsewhere", map[int]string{10: "supervisor", 20: "controller"},
+			map[int]string{10: "supervisor", 11: "supervisor", 12: "supervisor", 13: "supervisor", 14: "supervisor", 20: "controller", 21: "controller"}},
+		{"gone", map[int]string{99: "supervisor"}, map[int]string{}},
 	}
 	for _, tt := range tests {
-		got := tree(procs, tt.roots)
-		if len(got) != len(tt.want) {
-			t.Errorf("tree(%v) = %v, want %v", tt.roots, got, tt.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != tt.want[i] {
-				t.Errorf("tree(%v) = %v, want %v", tt.roots, got, tt.want)
-				break
-			}
+		if got := attribute(procs, tt.roots); !maps.Equal(got, tt.want) {
+			t.Errorf("%s: attribute = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/procfs"
 
@@ -35,31 +36,6 @@ func readProcs(fs procfs.FS) (map[int]proc, error) {
 	return out, nil
 }
 
-// tree is roots and all their descendants that exist in procs, sorted.
-func tree(procs map[int]proc, roots []int) []int {
-	children := map[int][]int{}
-	for pid, p := range procs {
-		children[p.ppid] = append(children[p.ppid], pid)
-	}
-	seen := map[int]bool{}
-	queue := slices.Clone(roots)
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		if _, ok := procs[pid]; !ok || seen[pid] {
-			continue
-		}
-		seen[pid] = true
-		queue = append(queue, children[pid]...)
-	}
-	out := make([]int, 0, len(seen))
-	for pid := range seen {
-		out = append(out, pid)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // frrDaemons are the command names of FRR's daemons, counted apart from
 // sr6's own processes.
 var frrDaemons = []string{"zebra", "isisd", "staticd", "mgmtd", "watchfrr", "bgpd", "ospf6d"}
@@ -69,6 +45,10 @@ type LabRSS struct {
 	SR6   uint64 `json:"sr6_bytes"` // supervisor, agents (or agent host), controller
 	FRR   uint64 `json:"frr_bytes"` // FRR daemons, with `routing: isis`
 	Procs int    `json:"processes"`
+	// ByDaemon splits the total by the supervisor's daemon names up to the
+	// first "/" (agent, controller, zebra, ...) and "supervisor": where
+	// the memory goes.
+	ByDaemon map[string]uint64 `json:"by_daemon_bytes"`
 }
 
 // labRSS sums VmRSS over the lab's supervisor, the daemons its status
@@ -80,18 +60,20 @@ func labRSS(store lab.Store, name string) (LabRSS, error) {
 	if err != nil {
 		return LabRSS{}, err
 	}
-	var roots []int
-	if pid, ok := supervise.Running(l.SupervisorPid()); ok {
-		roots = append(roots, pid)
+	owners := map[int]string{} // root pid -> what it is
+	supervisor, ok := supervise.Running(l.SupervisorPid())
+	if ok {
+		owners[supervisor] = "supervisor"
 	}
 	if st, err := lab.ReadDaemonsStatus(l); err == nil {
 		for _, d := range st.Daemons {
 			if d.PID > 0 {
-				roots = append(roots, d.PID)
+				kind, _, _ := strings.Cut(d.Name, "/")
+				owners[d.PID] = kind
 			}
 		}
 	}
-	if len(roots) == 0 {
+	if len(owners) == 0 {
 		return LabRSS{}, fmt.Errorf("lab %s: no supervisor or daemon running", name)
 	}
 	fs, err := procfs.NewDefaultFS()
@@ -102,13 +84,14 @@ func labRSS(store lab.Store, name string) (LabRSS, error) {
 	if err != nil {
 		return LabRSS{}, err
 	}
-	var r LabRSS
-	for _, pid := range tree(procs, roots) {
+	r := LabRSS{ByDaemon: map[string]uint64{}}
+	for pid, owner := range attribute(procs, owners) {
 		rss, err := vmRSS(fs, pid)
 		if err != nil {
 			continue // exited meanwhile
 		}
 		r.Procs++
+		r.ByDaemon[owner] += rss
 		if slices.Contains(frrDaemons, procs[pid].comm) {
 			r.FRR += rss
 		} else {
@@ -116,6 +99,27 @@ func labRSS(store lab.Store, name string) (LabRSS, error) {
 		}
 	}
 	return r, nil
+}
+
+// attribute gives every process in the trees of roots the name of its
+// nearest root: a daemon's children are the daemon's, not the
+// supervisor's.
+func attribute(procs map[int]proc, roots map[int]string) map[int]string {
+	out := map[int]string{}
+	for pid := range procs {
+		for p, hops := pid, 0; hops < len(procs); hops++ {
+			if owner, ok := roots[p]; ok {
+				out[pid] = owner
+				break
+			}
+			next, ok := procs[p]
+			if !ok || next.ppid == p {
+				break
+			}
+			p = next.ppid
+		}
+	}
+	return out
 }
 
 func vmRSS(fs procfs.FS, pid int) (uint64, error) {
