@@ -259,7 +259,7 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 		fmt.Fprintf(progress, "%s: %d routers, %d hosts, %d links\n", cmdline, routers, res.Hosts, res.Links)
 		for i := range runs {
 			if res.Bare.Failed == "" {
-				r, _, err := o.sr6Once(ctx, gopts, false, 0)
+				r, _, err := o.sr6Once(ctx, gopts, false, 0, progress)
 				if ctx.Err() != nil {
 					return append(results, res), fmt.Errorf("interrupted: %w", err)
 				}
@@ -281,7 +281,7 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 				if wantPolicies && i == 0 {
 					n = o.Policies
 				}
-				r, pol, err := o.sr6Once(ctx, gopts, true, n)
+				r, pol, err := o.sr6Once(ctx, gopts, true, n, progress)
 				if ctx.Err() != nil {
 					return append(results, res), fmt.Errorf("interrupted: %w", err)
 				}
@@ -395,7 +395,7 @@ type sr6Run struct {
 // until the controller reports every agent connected, then measures the
 // lab's RSS and adds policies (if n > 0). The lab is destroyed whatever
 // happens, also when ctx ends.
-func (o LabOptions) sr6Once(ctx context.Context, g gen.Options, full bool, policies int) (r sr6Run, pol *PolicyRun, err error) {
+func (o LabOptions) sr6Once(ctx context.Context, g gen.Options, full bool, policies int, progress io.Writer) (r sr6Run, pol *PolicyRun, err error) {
 	name, err := labName(o.Prefix, routerCount(g))
 	if err != nil {
 		return r, nil, err
@@ -430,6 +430,7 @@ func (o LabOptions) sr6Once(ctx context.Context, g gen.Options, full bool, polic
 			return r, nil, err
 		}
 		if policies > 0 {
+			fmt.Fprintf(progress, "  every agent connected after %s; adding %d policies\n", secs(r.deploy), policies)
 			pol = &PolicyRun{Count: policies}
 			labDir, err := opts.Store.LabDir(name)
 			if err != nil {
@@ -438,8 +439,10 @@ func (o LabOptions) sr6Once(ctx context.Context, g gen.Options, full bool, polic
 			p, err := provisionPolicies(ctx, c, nw, labDir, policies, o.ReadyTimeout)
 			if err != nil {
 				pol.Failed = err.Error()
+				fmt.Fprintf(progress, "  policies failed: %v\n", err)
 			} else {
 				pol.API, pol.Done = Seconds(p.API), Seconds(p.Done)
+				fmt.Fprintf(progress, "  %d policies installed after %s (REST calls done after %s)\n", policies, secs(p.Done), secs(p.API))
 			}
 		}
 	} else {

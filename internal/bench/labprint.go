@@ -158,10 +158,15 @@ func PrintLab(w io.Writer, rs []LabResult, repeat int) error {
 	if version == "" {
 		version = "(did not run)"
 	}
-	fmt.Fprintf(&b, "Medians of %d runs (one at %s routers and more). sr6 bare: `sr6 lab deploy --agents=false --controller=false`; "+
+	if repeat > 1 {
+		fmt.Fprintf(&b, "Medians of %d runs (one at %s routers and more). ", repeat, thousands(GridFrom))
+	} else {
+		b.WriteString("One run per size. ")
+	}
+	fmt.Fprintf(&b, "sr6 bare: `sr6 lab deploy --agents=false --controller=false`; "+
 		"sr6 full: the default deploy, timed until GET /v1/nodes reports every agent connected, RSS then summed (VmRSS) over the lab's supervisor "+
 		"and every process under it. Mininet %s: bench/mininet_ref.py, every node a Linux host, no switch or controller, same addresses and sysctls, "+
-		"no routing; RSS of python and its node shells. Destroy goals: < 5 s.\n", repeat, thousands(GridFrom), version)
+		"no routing; RSS of python and its node shells.\n", version)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
