@@ -229,6 +229,16 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 	if o.PoliciesAt <= 0 {
 		o.PoliciesAt = GridFrom
 	}
+	// Every size's shape and lab name, checked before anything is deployed.
+	for _, size := range o.Sizes {
+		g, _, err := genOptions(o.Shape, size)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := labName(o.Prefix, routerCount(g)); err != nil {
+			return nil, err
+		}
+	}
 	var results []LabResult
 	for _, size := range o.Sizes {
 		gopts, cmdline, err := genOptions(o.Shape, size)

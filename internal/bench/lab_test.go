@@ -228,3 +228,13 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestRunLabBadPrefix(t *testing.T) {
+	if !isRoot() {
+		t.Skip("RunLab refuses to start without root before it looks at the prefix")
+	}
+	_, err := RunLab(t.Context(), LabOptions{Sizes: []int{10}, Prefix: "Bad"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `--prefix "Bad"`) {
+		t.Errorf("RunLab with prefix Bad: %v, want an error naming --prefix", err)
+	}
+}
