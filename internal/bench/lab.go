@@ -266,7 +266,10 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 			res.Full.Skipped = fmt.Sprintf("above --skip-full-above %d", o.SkipFullAbove)
 		}
 		wantPolicies := o.Policies > 0 && routers >= o.PoliciesAt
-		fmt.Fprintf(progress, "%s: %d routers, %d hosts, %d links\n", cmdline, routers, res.Hosts, res.Links)
+		fmt.Fprintf(progress, "%s: %s routers, %d hosts, %s links\n", cmdline, thousands(int64(routers)), res.Hosts, thousands(int64(res.Links)))
+		if res.Full.Skipped != "" {
+			fmt.Fprintf(progress, "  sr6 full deploy skipped: %s\n", res.Full.Skipped)
+		}
 		for i := range runs {
 			if res.Bare.Failed == "" {
 				r, _, err := o.sr6Once(ctx, gopts, false, 0, progress)
