@@ -57,9 +57,9 @@ demo: setup-demo build
 
 bench: bench-lab bench-controller bench-pm
 
-## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
+## bench-lab: sr6 bare and full (agents, controller) beside Mininet: rings of 10 and 100, grid 32x32; RSS, 10,000 policies, goals
 bench-lab: setup-bench build
-	./$(BIN) bench lab --sizes 10,50,100 --repeat 3
+	./$(BIN) bench lab --sizes 10,100,1000 --repeat 3
 
 ## bench-pm: loss measurement: iperf3 overhead of the counting programs, single-drop detection time, pipeline ingest
 bench-pm: setup-test build

@@ -89,9 +89,10 @@ type Controller struct {
 	reserved   map[string]string
 	recomputes int // full recomputations (recomputeLocked), for tests
 
-	agents map[string]*agentReport // node -> what its agent last reported
-	since  map[string]uint64       // policy -> generation from which its steering is as it is now
-	shown  map[string]Status       // policy -> status last shown by the API
+	agents  map[string]*agentReport // node -> what its agent last reported
+	streams map[string]linkStream   // node -> its agent's link stream (GET /v1/nodes)
+	since   map[string]uint64       // policy -> generation from which its steering is as it is now
+	shown   map[string]Status       // policy -> status last shown by the API
 
 	sessions     map[string]Session // loss-measurement sessions
 	markMask     uint32             // header bit carrying the alternate-marking color
