@@ -43,7 +43,7 @@ lint:
 	$(GO) tool staticcheck $(PKGS)
 
 ## fuzz: run each fuzz target for FUZZTIME (new finds go to its testdata/fuzz corpus)
-FUZZ_TARGETS := ./internal/topo:FuzzParse ./internal/controller:FuzzDecodePolicy ./internal/intent:FuzzFromProto ./internal/pm/stamp:FuzzDecode
+FUZZ_TARGETS := ./internal/topo:FuzzParse ./internal/controller:FuzzDecodePolicy ./internal/intent:FuzzFromProto ./internal/pm/stamp:FuzzDecode ./internal/clab:FuzzConvert
 fuzz:
 	@for pt in $(FUZZ_TARGETS); do \
 		pkg=$${pt%%:*}; target=$${pt##*:}; \
@@ -57,9 +57,9 @@ demo: setup-demo build
 
 bench: bench-lab bench-controller bench-pm
 
-## bench-lab: deploy+destroy 10/50/100-router rings with sr6 and Mininet, side by side
+## bench-lab: sr6 bare and full (agents, controller) beside Mininet: rings of 10 and 100, grid 32x32; RSS, 10,000 policies, goals
 bench-lab: setup-bench build
-	./$(BIN) bench lab --sizes 10,50,100 --repeat 3
+	./$(BIN) bench lab --sizes 10,100,1000 --repeat 3
 
 ## bench-pm: loss measurement: iperf3 overhead of the counting programs, single-drop detection time, pipeline ingest
 bench-pm: setup-test build

@@ -6,7 +6,10 @@ time of deploy (node + link creation, build, per-node configuration) and
 destroy (net.stop()). Prints one JSON line on stdout:
 
   {"tool":"mininet","version":"2.3.0","routers":R,"hosts":H,"links":L,
-   "deploy_s":x,"destroy_s":y}
+   "deploy_s":x,"destroy_s":y,"rss_bytes":m,"processes":p}
+
+rss_bytes is the sum of VmRSS over this process and all its descendants (the
+node shells) once the network is deployed, processes how many they were.
 
 All Mininet logging, warnings and errors go to stderr.
 
@@ -199,6 +202,37 @@ def deploy(net, topo):
             raise RuntimeError('configuring %s: %s' % (nd['name'], out))
 
 
+def tree_rss():
+    """Sum of VmRSS (bytes) over this process and its descendants, and
+    their count: the memory the emulated network costs in processes."""
+    children = {}
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % p) as f:
+                # The command name may hold spaces: the fields after the
+                # last ')' are fixed, the parent PID is the second.
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(p))
+    total, count, todo = 0, 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open('/proc/%d/status' % pid) as f:
+                for line in f:
+                    if line.startswith('VmRSS:'):
+                        total += int(line.split()[1]) * 1024
+                        count += 1
+                        break
+        except OSError:
+            pass
+    return total, count
+
+
 def leftover_shells():
     """PIDs of processes whose command line holds 'mininet:' (the node
     shells, `bash ... -is mininet:<name>`), excluding ourselves."""
@@ -275,6 +309,7 @@ def main():
 
     net = None
     deploy_s = destroy_s = None
+    rss = procs = 0
     failed = None
     try:
         t0 = time.perf_counter()
@@ -282,6 +317,7 @@ def main():
                       autoSetMacs=False, autoStaticArp=False)
         deploy(net, topo)
         deploy_s = time.perf_counter() - t0
+        rss, procs = tree_rss()
     except Interrupted as e:
         failed = 'interrupted by %s' % e
     except Exception:  # pylint: disable=broad-except
@@ -307,6 +343,7 @@ def main():
         'tool': 'mininet', 'version': VERSION,
         'routers': routers, 'hosts': hosts, 'links': len(topo['links']),
         'deploy_s': round(deploy_s, 4), 'destroy_s': round(destroy_s, 4),
+        'rss_bytes': rss, 'processes': procs,
     }), file=result_out, flush=True)
 
     left = leftover_shells()

@@ -15,8 +15,8 @@
 set -euo pipefail
 
 # What each group needs, and why (docs/testing.md has the same table).
-#   demo:  ip (iproute2) for namespaces, nft for loss, ping and tcpdump in
-#          scripts/demo.sh.
+#   demo:  ip (iproute2) for namespaces, nft for loss, tcpdump for `sr6 lab
+#          capture`, ping and tcpdump in scripts/demo.sh.
 #   test:  the demo's, plus FRR for `routing: isis`, iperf3 for the rate and
 #          loss-overhead tests, etcd for the shared-store tests, procps
 #          (sysctl, ps), and make and git for `make test` itself (lint lists

@@ -56,7 +56,7 @@ func TestCommands(t *testing.T) {
 			stderr: []string{
 				bad + `:5:14: nodes.r2.kind: unknown kind "switch"; allowed values: router, host`,
 				bad + `:9:26: links[1].endpoints[1]: node "r9" is not defined under nodes`,
-				bad + `:10:5: links[1].colour: unknown key; allowed keys: endpoints, metric, latency, loss, rate, subnet4, subnet6`,
+				bad + `:10:5: links[1].colour: unknown key; allowed keys: endpoints, metric, latency, loss, rate, mtu, subnet4, subnet6`,
 			}},
 		{name: "validate missing file", args: []string{"validate", "/nonexistent.yaml"}, code: 1,
 			stderr: []string{"read topology", "no such file"}},

@@ -26,7 +26,7 @@ func (a *app) labCmd() *cobra.Command {
 		Use:   "lab",
 		Short: "Deploy, inspect and destroy emulated SRv6 labs (network namespaces)",
 	}
-	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd())
+	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd(), a.labLinkCmd(), a.labImpairCmd(), a.labCaptureCmd(), a.labStatsCmd())
 	return cmd
 }
 
@@ -45,10 +45,10 @@ func (a *app) labSuperviseCmd() *cobra.Command {
 }
 
 func (a *app) labDeployCmd() *cobra.Command {
-	var replace, agents, ctrl bool
+	var replace, agents, ctrl, dryRun, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "deploy FILE",
-		Short: "Deploy the lab a topology file describes (again: restart what is missing)",
+		Short: "Deploy the lab a topology file describes (again: restart what is missing; changed: apply the difference)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
@@ -60,6 +60,12 @@ func (a *app) labDeployCmd() *cobra.Command {
 				return err
 			}
 			opts := a.labOptions()
+			if dryRun {
+				return a.labDeployPlan(args[0], data, opts, asJSON)
+			}
+			if asJSON {
+				return usageError{errors.New("--json goes with --dry-run")}
+			}
 			opts.Replace, opts.Agents, opts.Controller = replace, agents, ctrl
 			st, err := lab.Deploy(cmd.Context(), nw, args[0], data, opts)
 			if err == nil && st.Controller != "" {
@@ -75,6 +81,8 @@ func (a *app) labDeployCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace a lab of the same name deployed from another topology")
 	cmd.Flags().BoolVar(&agents, "agents", true, "run sr6 agent in every router")
 	cmd.Flags().BoolVar(&ctrl, "controller", true, "run an sr6 controller for the lab (implies --agents)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what deploying onto the running lab would change, and change nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with --dry-run: print the plan as JSON")
 	return cmd
 }
 
@@ -198,7 +206,7 @@ func printInspection(a *app, in *lab.Inspection) error {
 		}
 		var ifs []string
 		for _, i := range n.Interfaces {
-			ifs = append(ifs, fmt.Sprintf("%s>%s(%s)", i.Name, i.Peer, strings.ToLower(i.State)))
+			ifs = append(ifs, interfaceText(i))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, ns, addr, loc,
 			strings.Join(ifs, " "), strings.Join(n.Processes, " "))

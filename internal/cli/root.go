@@ -76,6 +76,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir, "directory holding one folder per deployed lab")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.genCmd(), a.labCmd(), a.benchCmd(), a.agentCmd(), a.controllerCmd(), a.policyCmd(), a.topoCmd(), a.pmCmd())
+	root.AddCommand(a.importCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

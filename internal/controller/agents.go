@@ -207,8 +207,8 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		stream, err := client.WatchLinks(ctx, &agentv1.WatchLinksRequest{}, grpc.WaitForReady(true))
+		first := true
 		if err == nil {
-			first := true
 			for {
 				ev, rerr := stream.Recv()
 				if rerr != nil {
@@ -218,6 +218,7 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 				if first {
 					first = false
 					backoff = 100 * time.Millisecond
+					c.linkStreamChanged(node, true, time.Now())
 					reconnected(node)
 				}
 				c.LinkEvent(ev.Node, ev.Interface, ev.Up)
@@ -229,6 +230,9 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 		// Its policies are not up until a push reaches it again.
 		if err == nil {
 			err = errors.New("link event stream ended")
+		}
+		if !first {
+			c.linkStreamChanged(node, false, time.Now())
 		}
 		c.agentUnreachable(node, err, time.Now())
 		c.log.Info("agent stream ended; reconnecting", "node", node, "in", backoff)

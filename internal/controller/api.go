@@ -89,6 +89,9 @@ func (c *Controller) apiRoutes() []route {
 			}
 			w.WriteHeader(http.StatusNoContent)
 		})},
+		{method: "GET", path: "/v1/nodes", h: fn(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, c.Nodes())
+		})},
 		{method: "GET", path: "/v1/nodes/{name}/desired", errors: []int{s404}, h: fn(func(w http.ResponseWriter, r *http.Request) {
 			st := c.Desired(r.PathValue("name"))
 			if st == nil {

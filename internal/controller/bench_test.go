@@ -149,3 +149,43 @@ func BenchmarkAdd30(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdd10kGrid1024 adds 10,000 policies to a 1,024-router grid
+// (store on disk, no agents): the controller's share of provisioning a
+// large lab.
+func BenchmarkAdd10kGrid1024(b *testing.B) {
+	data, err := gen.YAML(gen.Options{Shape: "grid", Rows: 32, Cols: 32, Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nw, err := topo.ParseNetwork("bench.yaml", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	routers := nw.NodesWith(topo.Underlay)
+	for b.Loop() {
+		b.StopTimer()
+		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "c.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := New(nw, st, nopPusher{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		g := errgroup.Group{}
+		g.SetLimit(8)
+		for i := 0; i < 10000; i++ {
+			p := Policy{Name: fmt.Sprintf("p%d", i), Headend: routers[i%len(routers)].Name, Endpoint: routers[(i+500)%len(routers)].Name,
+				Prefixes: []string{fmt.Sprintf("fd00:b:%x::/64", i)}}
+			g.Go(func() error { _, err := c.AddPolicy(context.Background(), p, false); return err })
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+}

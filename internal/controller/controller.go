@@ -64,15 +64,19 @@ type Controller struct {
 	mu       sync.Mutex
 	down     map[*topo.Link]bool // links reported down by agents
 	policies map[string]Policy
-	status   map[string]Status
-	paths    map[string][]pathcomp.LinkID
-	desired  map[string]*intent.State                   // node -> desired state; never changed once built
-	routes   map[string]map[string][]dataplane.Steering // policy -> node -> steering
-	static   map[string][]underlay.Route                // static underlay on the live graph
-	claims   map[string]string                          // "headend prefix" -> policy
-	byNode   map[string]map[string][]dataplane.Steering // node -> policy -> steering
-	versions map[string]uint64                          // node -> times its desired state was rebuilt
-	revs     map[string]int64                           // policy -> store revision in effect
+	// disjointRefs counts, per policy name, the policies disjoint from it
+	// (kept by putPolicyLocked and dropPolicyLocked), so that an update
+	// need not scan every policy to find out.
+	disjointRefs map[string]int
+	status       map[string]Status
+	paths        map[string][]pathcomp.LinkID
+	desired      map[string]*intent.State                   // node -> desired state; never changed once built
+	routes       map[string]map[string][]dataplane.Steering // policy -> node -> steering
+	static       map[string][]underlay.Route                // static underlay on the live graph
+	claims       map[string]string                          // "headend prefix" -> policy
+	byNode       map[string]map[string][]dataplane.Steering // node -> policy -> steering
+	versions     map[string]uint64                          // node -> times its desired state was rebuilt
+	revs         map[string]int64                           // policy -> store revision in effect
 
 	// Held-down policies: waiting["node prefix"] are the policies down
 	// because another one steers that prefix there (waitsOn the reverse),
@@ -85,9 +89,10 @@ type Controller struct {
 	reserved   map[string]string
 	recomputes int // full recomputations (recomputeLocked), for tests
 
-	agents map[string]*agentReport // node -> what its agent last reported
-	since  map[string]uint64       // policy -> generation from which its steering is as it is now
-	shown  map[string]Status       // policy -> status last shown by the API
+	agents  map[string]*agentReport // node -> what its agent last reported
+	streams map[string]linkStream   // node -> its agent's link stream (GET /v1/nodes)
+	since   map[string]uint64       // policy -> generation from which its steering is as it is now
+	shown   map[string]Status       // policy -> status last shown by the API
 
 	sessions     map[string]Session // loss-measurement sessions
 	markMask     uint32             // header bit carrying the alternate-marking color
@@ -115,7 +120,7 @@ func New(nw *topo.Network, st store.Store, push Pusher, log *slog.Logger) (*Cont
 	}
 	c := &Controller{nw: nw, store: st, push: push, log: log,
 		routerID: map[*topo.Node]pathcomp.NodeID{}, linkID: map[*topo.Link]pathcomp.LinkID{},
-		down: map[*topo.Link]bool{}, policies: map[string]Policy{}, status: map[string]Status{},
+		down: map[*topo.Link]bool{}, policies: map[string]Policy{}, disjointRefs: map[string]int{}, status: map[string]Status{},
 		paths: map[string][]pathcomp.LinkID{}, desired: map[string]*intent.State{},
 		routes: map[string]map[string][]dataplane.Steering{}, claims: map[string]string{},
 		byNode: map[string]map[string][]dataplane.Steering{}, versions: map[string]uint64{}, revs: map[string]int64{},
@@ -163,7 +168,7 @@ func (c *Controller) Load(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.policies = map[string]Policy{}
+	c.policies, c.disjointRefs = map[string]Policy{}, map[string]int{}
 	c.revs = map[string]int64{}
 	for _, kv := range kvs {
 		var p Policy
@@ -171,7 +176,7 @@ func (c *Controller) Load(ctx context.Context) error {
 			c.log.Warn("skipping unreadable policy", "key", kv.Key, "err", err)
 			continue
 		}
-		c.policies[p.Name] = p
+		c.putPolicyLocked(p)
 		c.revs[p.Name] = kv.Revision
 	}
 	skvs, err := c.store.List(ctx, sessionPrefix)
@@ -338,11 +343,9 @@ func (c *Controller) rebuildLocked(nodes []*topo.Node) {
 // which keeps bulk provisioning linear; a policy others are disjoint from
 // changes their paths too, so that case recomputes everything.
 func (c *Controller) updateLocked(name string) {
-	for _, p := range c.policies {
-		if p.DisjointFrom == name {
-			c.recomputeLocked()
-			return
-		}
+	if c.disjointRefs[name] > 0 {
+		c.recomputeLocked()
+		return
 	}
 	affected := map[string]bool{}
 	before := map[string]bool{} // "node prefix" it steered
@@ -868,13 +871,35 @@ func (c *Controller) applyEvent(ev store.Event) {
 
 func (c *Controller) setPolicyLocked(p Policy) {
 	c.claimLocked(p.Name, true)
-	c.policies[p.Name] = p
+	c.putPolicyLocked(p)
 	c.claimLocked(p.Name, false)
 	c.updateLocked(p.Name)
 }
 
 func (c *Controller) deletePolicyLocked(name string) {
 	c.claimLocked(name, true)
-	delete(c.policies, name)
+	c.dropPolicyLocked(name)
 	c.updateLocked(name)
+}
+
+// putPolicyLocked and dropPolicyLocked are the only writers of c.policies.
+func (c *Controller) putPolicyLocked(p Policy) {
+	c.dropPolicyLocked(p.Name)
+	c.policies[p.Name] = p
+	if p.DisjointFrom != "" {
+		c.disjointRefs[p.DisjointFrom]++
+	}
+}
+
+func (c *Controller) dropPolicyLocked(name string) {
+	old, ok := c.policies[name]
+	if !ok {
+		return
+	}
+	delete(c.policies, name)
+	if old.DisjointFrom != "" {
+		if c.disjointRefs[old.DisjointFrom]--; c.disjointRefs[old.DisjointFrom] <= 0 {
+			delete(c.disjointRefs, old.DisjointFrom)
+		}
+	}
 }

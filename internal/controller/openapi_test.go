@@ -191,6 +191,7 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"PUT", "/v1/policies/other", `{"from":"h1","to":"h2"}`, jsonCT, 409},
 		{"PUT", "/v1/policies/fwd", `{}`, map[string]string{"Content-Type": ""}, 415},
 		{"PUT", "/v1/policies/fwd", strings.Repeat(" ", 5000) + `{}`, jsonCT, 413},
+		{"GET", "/v1/nodes", "", nil, 200},
 		{"GET", "/v1/nodes/r1/desired", "", nil, 200},
 		{"GET", "/v1/nodes/h1/desired", "", nil, 404},
 		{"POST", "/v1/pm/sessions", `{"name":"s1","policy":"fwd","period_ms":1000}`, jsonCT, 201},

@@ -189,9 +189,12 @@ func (r *Registry) NodesRunning(nw *topo.Network, d Daemon) ([]*topo.Node, error
 	return out, nil
 }
 
-// LinkMTU is the MTU of link l: the smaller of what its two ends' kinds
-// want.
+// LinkMTU is the MTU of link l: the link's own mtu when the file sets one,
+// else the smaller of what its two ends' kinds want.
 func (r *Registry) LinkMTU(l *topo.Link) (int, error) {
+	if l.MTU > 0 {
+		return l.MTU, nil
+	}
 	a, err := r.Of(l.A.Node)
 	if err != nil {
 		return 0, err

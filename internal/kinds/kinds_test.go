@@ -328,6 +328,15 @@ func TestRegistryQueries(t *testing.T) {
 			t.Errorf("MTU of %s = %d, %v; want %d", nw.Links[tt.link], got, err, tt.want)
 		}
 	}
+	// A link's own mtu (from the file) wins over what its ends' kinds want,
+	// in both directions.
+	for _, mtu := range []int{1280, 9500} {
+		l := *nw.Links[0]
+		l.MTU = mtu
+		if got, err := reg.LinkMTU(&l); err != nil || got != mtu {
+			t.Errorf("MTU of %s with mtu %d = %d, %v", &l, mtu, got, err)
+		}
+	}
 	// A node of a kind this registry does not know gets a clear error.
 	pod := &topo.Node{Name: "p1", Kind: "pod"}
 	if _, err := reg.Of(pod); err == nil || !strings.Contains(err.Error(), `node p1: unknown kind "pod"`) {

@@ -35,6 +35,10 @@ func (d *deployer) issueCredentials() error {
 		return err
 	}
 	dir := d.layout.PKI()
+	// Kept for a change of topology that adds routers (see apply.go).
+	if err := ca.SaveKey(dir); err != nil {
+		return err
+	}
 	if _, err := ca.Issue(dir, ControllerIdentity, false); err != nil {
 		return err
 	}

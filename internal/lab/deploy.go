@@ -88,9 +88,10 @@ func Deploy(ctx context.Context, nw *topo.Network, sourceName string, source []b
 		switch {
 		case old.Phase == PhaseRunning && old.Hash == hash && allExist(old.Namespaces):
 			return reconverge(ctx, nw, old, layout, opts)
-		case old.Phase == PhaseRunning && old.Hash != hash && !opts.Replace:
-			return nil, fmt.Errorf("lab %s is already deployed from another topology (%s, %s); destroy it first or deploy with --replace",
-				nw.Name, old.Source, old.Deployed.Format(time.RFC3339))
+		case (old.Phase == PhaseRunning && old.Hash != hash || old.Phase == PhaseUpdating) && !opts.Replace:
+			// Another topology (or a change that stopped half way): apply
+			// only the difference.
+			return deployChange(ctx, old, sourceName, source, layout, opts)
 		}
 		fmt.Fprintf(opts.Progress, "lab %s: removing the previous deployment (%s)\n", nw.Name, old.Phase)
 		if err := destroyLocked(ctx, nw.Name, old, opts); err != nil {
@@ -203,6 +204,9 @@ type deployer struct {
 	opts   Options
 	layout Layout
 	st     *State // saved again once the daemons are known
+	// only limits the steps to some nodes and links (a change of a running
+	// lab: see apply.go); nil acts on the whole network.
+	only *subset
 }
 
 func (d *deployer) run(ctx context.Context) error {
@@ -291,7 +295,7 @@ func (d *deployer) eachNode(ctx context.Context, nodes []*topo.Node, fn func(*to
 func (d *deployer) ns(n *topo.Node) string { return Namespace(d.nw.Name, n.Name) }
 
 func (d *deployer) createNamespaces(ctx context.Context) error {
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		if err := nsutil.Create(d.ns(n)); err != nil {
 			return err
 		}

@@ -405,8 +405,9 @@ func processesMentioning(s string) []string {
 	return out
 }
 
-// TestDeployIsIdempotent deploys twice (no-op), refuses another topology
-// under the same name, and replaces it on request.
+// TestDeployIsIdempotent deploys twice (no-op), applies another topology
+// under the same name as a change (the lab is not redeployed), and
+// replaces it on request.
 func TestDeployIsIdempotent(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "line3.yaml", nil)
@@ -420,18 +421,20 @@ func TestDeployIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lab.Deploy(context.Background(), nw, "changed.yaml", []byte(changed), l.opts); err == nil ||
-		!strings.Contains(err.Error(), "--replace") {
-		t.Fatalf("deploying another topology under the same name: err = %v, want a hint to --replace", err)
+	if st, err := lab.Deploy(context.Background(), nw, "changed.yaml", []byte(changed), l.opts); err != nil ||
+		!st.Deployed.Equal(first.Deployed) || st.Source != "changed.yaml" {
+		t.Fatalf("deploying another topology under the same name: %v, want it changed in place", err)
 	}
+	// Back to the first topology with --replace: destroyed and deployed
+	// again.
 	opts := l.opts
 	opts.Replace = true
-	st, err := lab.Deploy(context.Background(), nw, "changed.yaml", []byte(changed), opts)
+	st, err := lab.Deploy(context.Background(), l.nw, "test.yaml", l.data, opts)
 	if err != nil {
 		t.Fatalf("replace: %v", err)
 	}
-	if st.Source != "changed.yaml" {
-		t.Errorf("replaced lab source = %s", st.Source)
+	if st.Source != "test.yaml" || st.Deployed.Equal(first.Deployed) {
+		t.Errorf("replaced lab: source %s, deployed %v (first %v)", st.Source, st.Deployed, first.Deployed)
 	}
 	if got := l.ping("h1", "h2", false, 2); got != 2 {
 		t.Errorf("ping after replace: %d/2", got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -32,7 +33,7 @@ func LossChain(iface string) string { return "loss-" + iface }
 func (d *deployer) applyImpairments(ctx context.Context) error {
 	byNode := map[*topo.Node][]*topo.Interface{}
 	var nodes []*topo.Node
-	for _, l := range d.nw.Links {
+	for _, l := range d.stepLinks() {
 		if l.Loss == 0 && l.Rate == 0 {
 			continue
 		}
@@ -139,4 +140,47 @@ func impairRate(h *netlink.Handle, iface string, bps uint64) error {
 		Limit:  uint32(min(limit, math.MaxUint32)),
 	}
 	return h.QdiscReplace(q)
+}
+
+// setLoss makes the egress loss of iface percent at runtime, in one
+// nftables transaction: the chain's rule is replaced (never a second one
+// added), and a loss of 0 removes the chain.
+func setLoss(nsFd int, iface string, percent float64) error {
+	c, err := nftables.New(nftables.WithNetNSFd(nsFd))
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyNetdev)
+	if err != nil {
+		return fmt.Errorf("nftables: list chains: %w", err)
+	}
+	exists := slices.ContainsFunc(chains, func(ch *nftables.Chain) bool {
+		return ch.Table.Name == ImpairTable && ch.Name == LossChain(iface)
+	})
+	if percent == 0 && !exists {
+		return nil
+	}
+	table := c.AddTable(&nftables.Table{Family: nftables.TableFamilyNetdev, Name: ImpairTable})
+	chain := &nftables.Chain{
+		Name:     LossChain(iface),
+		Table:    table,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookEgress,
+		Priority: nftables.ChainPriorityFilter,
+		Device:   iface,
+	}
+	if percent == 0 {
+		c.FlushChain(chain)
+		c.DelChain(chain)
+	} else {
+		if !exists {
+			c.AddChain(chain)
+		}
+		c.FlushChain(chain)
+		c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: lossExprs(percent)})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables loss rule on %s: %w", iface, err)
+	}
+	return nil
 }

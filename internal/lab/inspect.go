@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/supervise"
 	"github.com/sr6net/sr6/internal/topo"
@@ -64,6 +65,9 @@ type InterfaceStatus struct {
 	Peer      string   `json:"peer"`
 	State     string   `json:"state"` // kernel operstate, "missing" if absent
 	Addresses []string `json:"addresses"`
+	// Impairment is what is done to the packets the interface sends: the
+	// topology's, or the one set at runtime (sr6 lab impair).
+	Impairment *restv1.Impairment `json:"impairment,omitempty"`
 }
 
 // Inspect reports lab name as planned and as the kernel sees it now.
@@ -79,6 +83,7 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 	}
 	in := &Inspection{Name: st.Name, Source: st.Source, Phase: st.Phase, Routing: nw.Routing,
 		Deployed: st.Deployed}
+	impaired := effectiveImpairments(st, nw)
 	for _, n := range nw.Nodes {
 		ns := Namespace(name, n.Name)
 		s := NodeStatus{Name: n.Name, Kind: n.Kind, Namespace: ns, Present: nsutil.Exists(ns)}
@@ -86,8 +91,11 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 			s.Loopback, s.Locator, s.SIDs = &n.Loopback, &n.Locator, &n.SIDs
 		}
 		for _, ifc := range n.Interfaces {
-			s.Interfaces = append(s.Interfaces, InterfaceStatus{Name: ifc.Name,
-				Peer: ifc.Peer.Node.Name + ":" + ifc.Peer.Name, State: "missing", Addresses: []string{}})
+			is := InterfaceStatus{Name: ifc.Name, Peer: endpointName(ifc.Peer), State: "missing", Addresses: []string{}}
+			if imp, ok := impaired[endpointName(ifc)]; ok {
+				is.Impairment = &imp
+			}
+			s.Interfaces = append(s.Interfaces, is)
 		}
 		if s.Present {
 			if err := readInterfaces(ns, s.Interfaces); err != nil {

@@ -15,5 +15,13 @@ func nodeKinds() *kinds.Registry { return registry.Default() }
 // so that every kind the registry knows is accepted, not only the two
 // topo knows on its own.
 func stateNetwork(st *State) (*topo.Network, error) {
-	return nodeKinds().ParseNetwork(st.Source, []byte(st.Topology))
+	if st.Pins == nil {
+		return nodeKinds().ParseNetwork(st.Source, []byte(st.Topology))
+	}
+	// Planned with the pins of a change, as deploy planned it.
+	s, err := topo.Parse(st.Source, []byte(st.Topology), topo.WithKinds(nodeKinds()))
+	if err != nil {
+		return nil, err
+	}
+	return topo.PlanPinned(s, st.Pins)
 }

@@ -42,7 +42,7 @@ func withHandle(ns string, fn func(*netlink.Handle) error) error {
 func (d *deployer) createLinks(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.opts.Parallel)
-	for _, l := range d.nw.Links {
+	for _, l := range d.stepLinks() {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -156,7 +156,7 @@ func addAddr(h *netlink.Handle, link netlink.Link, p netip.Prefix) error {
 // next hops are on links that are up at both ends.
 func (d *deployer) configureInterfaces(ctx context.Context) error {
 	reg := nodeKinds()
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		k, err := reg.Of(n)
 		if err != nil {
 			return err
@@ -214,7 +214,7 @@ func (d *deployer) configureInterfaces(ctx context.Context) error {
 // by up to a second under load; until then IPv6 treats the link as down and
 // the first packets of a freshly deployed lab are dropped.
 func (d *deployer) waitCarrier(ctx context.Context) error {
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		return withHandle(d.ns(n), func(h *netlink.Handle) error {
 			deadline := time.Now().Add(10 * time.Second)
 			for _, ifc := range n.Interfaces {
@@ -244,54 +244,60 @@ func (d *deployer) waitCarrier(ctx context.Context) error {
 // installRoutes installs each SRv6 node's SIDs (its kind's) and locator
 // guard route, each underlay node's static underlay routes (static
 // routing; with IS-IS only the routes to the SRv6 nodes hanging off it),
-// and the default routes of every node outside the underlay: all of a
-// node's routes in batched netlink sends (dataplane.ReplaceRoutes), which
-// the kernel takes several times faster than one request per route.
+// and the default routes of every node outside the underlay.
 func (d *deployer) installRoutes(ctx context.Context) error {
 	reg := nodeKinds()
 	var static map[string][]underlay.Route
 	if d.nw.Routing == topo.RoutingStatic {
 		static = underlay.Static(d.nw)
 	}
-	return d.eachNode(ctx, d.nw.Nodes, func(n *topo.Node) error {
+	return d.eachNode(ctx, d.stepNodes(), func(n *topo.Node) error {
 		k, err := reg.Of(n)
 		if err != nil {
 			return err
 		}
-		nsh, err := nsutil.Handle(d.ns(n))
-		if err != nil {
-			return err
-		}
-		defer nsh.Close()
-		var routes []*netlink.Route
-		err = withHandle(d.ns(n), func(h *netlink.Handle) error {
-			devs, err := deviceIndexes(h)
-			if err != nil {
-				return err
-			}
-			if n.Has(topo.SRv6) {
-				if routes, err = sidRoutes(devs, n, k.LocalSIDs(n)); err != nil {
-					return err
-				}
-			}
-			var plain []underlay.Route
-			switch {
-			case !n.Has(topo.Underlay):
-				plain = underlay.HostRoutes(n)
-			case static != nil:
-				plain = static[n.Name]
-			default:
-				plain = underlay.Attached(n)
-			}
-			more, err := plainRoutes(devs, plain)
-			routes = append(routes, more...)
-			return err
+		return withHandle(d.ns(n), func(h *netlink.Handle) error {
+			return installNodeRoutes(h, d.ns(n), n, k, static)
 		})
-		if err != nil {
+	})
+}
+
+// installNodeRoutes installs n's SIDs and its deploy-time routes (static
+// holds every node's static underlay routes, nil with IS-IS) in namespace
+// ns, which h is bound to: all of them in batched netlink sends
+// (dataplane.ReplaceRoutes), which the kernel takes several times faster
+// than one request per route. Replacing, it also restores them: a link set
+// up again gets back the routes the kernel removed when it went down.
+func installNodeRoutes(h *netlink.Handle, ns string, n *topo.Node, k kinds.Kind, static map[string][]underlay.Route) error {
+	devs, err := deviceIndexes(h)
+	if err != nil {
+		return err
+	}
+	var routes []*netlink.Route
+	if n.Has(topo.SRv6) {
+		if routes, err = sidRoutes(devs, n, k.LocalSIDs(n)); err != nil {
 			return err
 		}
-		return dataplane.ReplaceRoutes(nsh, routes)
-	})
+	}
+	var plain []underlay.Route
+	switch {
+	case !n.Has(topo.Underlay):
+		plain = underlay.HostRoutes(n)
+	case static != nil:
+		plain = static[n.Name]
+	default:
+		plain = underlay.Attached(n)
+	}
+	more, err := plainRoutes(devs, plain)
+	if err != nil {
+		return err
+	}
+	nsh, err := nsutil.Handle(ns)
+	if err != nil {
+		return err
+	}
+	defer nsh.Close()
+	return dataplane.ReplaceRoutes(nsh, append(routes, more...))
 }
 
 // deviceIndexes maps the interface names of h's namespace to indexes.
@@ -333,4 +339,42 @@ func plainRoutes(devs map[string]int, routes []underlay.Route) ([]*netlink.Route
 		out = append(out, dataplane.NextHopRoute(r.Dst, r.Via, dev))
 	}
 	return out, nil
+}
+
+func installSIDs(h *netlink.Handle, r *topo.Node, sids []kinds.LocalSID) error {
+	dev, err := h.LinkByName(dataplane.SIDDevice)
+	if err != nil {
+		return fmt.Errorf("SID device: %w", err)
+	}
+	for _, s := range sids {
+		rt, err := dataplane.LocalSIDRoute(s.SID, s.Behavior, dev.Attrs().Index)
+		if err != nil {
+			return err
+		}
+		if err := h.RouteReplace(rt); err != nil {
+			return fmt.Errorf("SID %s (%s): %w", s.SID, s.Behavior.Action, err)
+		}
+	}
+	if err := h.RouteReplace(dataplane.UnreachableRoute(r.Locator)); err != nil {
+		return fmt.Errorf("locator %s: %w", r.Locator, err)
+	}
+	return nil
+}
+
+func addRoutes(h *netlink.Handle, routes []underlay.Route) error {
+	links := map[string]netlink.Link{}
+	for _, r := range routes {
+		link, ok := links[r.Dev]
+		if !ok {
+			var err error
+			if link, err = h.LinkByName(r.Dev); err != nil {
+				return fmt.Errorf("route %s: device %s: %w", r.Dst, r.Dev, err)
+			}
+			links[r.Dev] = link
+		}
+		if err := h.RouteReplace(dataplane.NextHopRoute(r.Dst, r.Via, link.Attrs().Index)); err != nil {
+			return fmt.Errorf("route %s via %s dev %s: %w", r.Dst, r.Via, r.Dev, err)
+		}
+	}
+	return nil
 }

@@ -11,12 +11,18 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/topo"
 )
 
 // Phases of a lab's life, stored in its state file.
 const (
 	PhaseDeploying = "deploying"
 	PhaseRunning   = "running"
+	// PhaseUpdating: a change of topology is being applied, or failed
+	// half way (see State.Previous).
+	PhaseUpdating = "updating"
 )
 
 // State is what sr6 remembers of a deployed lab. It is written before
@@ -32,6 +38,26 @@ type State struct {
 	Agents     bool      `json:"agents,omitempty"`
 	Controller string    `json:"controller,omitempty"` // REST URL of the lab's controller
 	Deployed   time.Time `json:"deployed"`
+	// Runtime changes (`sr6 lab impair`, `sr6 lab link set`; linkops.go),
+	// kept so that inspect shows them and a deploy of the same topology
+	// leaves them be: impairments set per egress interface (they replace
+	// the topology's there), and links set down, by their A end.
+	Impairments []restv1.Impairment `json:"impairments,omitempty"`
+	LinksDown   []string            `json:"links_down,omitempty"`
+	// Pins are the ids and subnets the topology is planned with, so that
+	// nodes and links that stayed through a change keep their addresses
+	// (see topo.Pins); none for a lab deployed from scratch.
+	Pins *topo.Pins `json:"pins,omitempty"`
+	// Previous is the topology a change started from while it is being
+	// applied (PhaseUpdating): the next deploy of the same file finishes it.
+	Previous *Previous `json:"previous,omitempty"`
+}
+
+// Previous is the topology a lab ran before a change.
+type Previous struct {
+	Source   string     `json:"source"`
+	Topology string     `json:"topology"`
+	Pins     *topo.Pins `json:"pins,omitempty"`
 }
 
 func topologyHash(data []byte) string {

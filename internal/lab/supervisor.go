@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,10 +22,13 @@ import (
 // DaemonsStatus is what a lab's supervisor reports of its daemons, in the
 // file Layout.SupervisorStatus.
 type DaemonsStatus struct {
-	Supervisor int                `json:"supervisor_pid"`
-	Started    time.Time          `json:"started"`
-	Updated    time.Time          `json:"updated"`
-	Daemons    []supervise.Status `json:"daemons"`
+	Supervisor int       `json:"supervisor_pid"`
+	Started    time.Time `json:"started"`
+	Updated    time.Time `json:"updated"`
+	// Hash is that of the topology whose daemons these are: a deploy that
+	// reloads the supervisor waits for the new one.
+	Hash    string             `json:"hash,omitempty"`
+	Daemons []supervise.Status `json:"daemons"`
 }
 
 // SupervisorArgs are the arguments of `sr6 lab supervise` for lab name.
@@ -35,27 +40,17 @@ func SupervisorArgs(stateDir, name string) []string {
 // adopts) the lab's daemons (FRR's, agents, controller: see daemonSpecs),
 // restarts them when they exit, writes their status to the lab folder and
 // stops them when ctx ends. Deploy starts it as a process of its own (see
-// SupervisorArgs).
+// SupervisorArgs). On SIGHUP it reads the lab's state again and moves to
+// the daemons of the topology there (see reload).
 func Supervise(ctx context.Context, name string, opts Options) error {
 	opts.defaults()
-	st, err := opts.Store.Load(name)
-	if err != nil {
-		return err
-	}
-	nw, err := stateNetwork(st)
-	if err != nil {
-		return fmt.Errorf("lab %s: stored topology: %w", name, err)
-	}
 	l, err := opts.Store.Layout(name)
 	if err != nil {
 		return err
 	}
-	specs, err := daemonSpecs(st, nw, l, opts.Binary, opts.Store.Dir)
+	specs, hash, err := supervisedSpecs(name, l, opts)
 	if err != nil {
-		return fmt.Errorf("supervise %s: %w", name, err)
-	}
-	if len(specs) == 0 {
-		return fmt.Errorf("supervise %s: %w", name, errNoDaemons)
+		return err
 	}
 	self := os.Getpid()
 	if pid, ok := supervise.Running(l.SupervisorPid()); ok && pid != self {
@@ -65,7 +60,50 @@ func Supervise(ctx context.Context, name string, opts Options) error {
 		return err
 	}
 	defer removeIfOurs(l.SupervisorPid(), self)
-	// Restarts counted by an earlier supervisor of this lab carry over.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	started := time.Now().UTC()
+	for {
+		next, nextHash, err := superviseUntilReload(ctx, name, l, specs, hash, started, hup, opts)
+		if err != nil || next == nil {
+			return err
+		}
+		specs, hash = next, nextHash
+	}
+}
+
+// supervisedSpecs are the daemons of lab name's stored state, and the
+// hash of the topology they are for.
+func supervisedSpecs(name string, l Layout, opts Options) ([]supervise.Spec, string, error) {
+	st, err := opts.Store.Load(name)
+	if err != nil {
+		return nil, "", err
+	}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return nil, "", fmt.Errorf("lab %s: stored topology: %w", name, err)
+	}
+	specs, err := daemonSpecs(st, nw, l, opts.Binary, opts.Store.Dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("supervise %s: %w", name, err)
+	}
+	if len(specs) == 0 {
+		return nil, "", fmt.Errorf("supervise %s: %w", name, errNoDaemons)
+	}
+	return specs, st.Hash, nil
+}
+
+// superviseUntilReload runs specs until ctx ends (nil, nil: all stopped)
+// or a SIGHUP asks for a reload, which it returns the new specs of:
+// daemons whose spec stays the same are released to the next round,
+// which adopts them; the controller, which reads the topology when it
+// starts, is stopped and started again when the topology changed; the rest
+// of the old set is stopped. A state that cannot be read keeps the current
+// set running.
+func superviseUntilReload(ctx context.Context, name string, l Layout, specs []supervise.Spec, hash string,
+	started time.Time, hup <-chan os.Signal, opts Options) ([]supervise.Spec, string, error) {
+	// Restarts counted by an earlier supervisor (or round) carry over.
 	if prev, err := ReadDaemonsStatus(l); err == nil {
 		for i := range specs {
 			for _, d := range prev.Daemons {
@@ -75,7 +113,8 @@ func Supervise(ctx context.Context, name string, opts Options) error {
 			}
 		}
 	}
-	status := DaemonsStatus{Supervisor: self, Started: time.Now().UTC()}
+	self := os.Getpid()
+	status := DaemonsStatus{Supervisor: self, Started: started, Hash: hash}
 	sup, err := supervise.New(specs, supervise.Options{Log: opts.Log, OnChange: func(ss []supervise.Status) {
 		status.Daemons, status.Updated = ss, time.Now().UTC()
 		if err := writeJSONAtomic(l.SupervisorStatus(), status); err != nil {
@@ -83,10 +122,56 @@ func Supervise(ctx context.Context, name string, opts Options) error {
 		}
 	}})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	opts.Log.Info("supervising", "lab", name, "daemons", len(specs), "pid", self)
-	return sup.Run(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(runCtx) }()
+	for {
+		select {
+		case err := <-done:
+			return nil, "", err
+		case <-hup:
+			next, nextHash, err := supervisedSpecs(name, l, opts)
+			if err != nil {
+				opts.Log.Error("reload: keeping the daemons running", "err", err)
+				continue
+			}
+			keep := keptDaemons(specs, next, hash != nextHash)
+			opts.Log.Info("reloading", "lab", name, "daemons", len(next), "kept", len(keep))
+			sup.Release(keep...)
+			cancel()
+			if err := <-done; err != nil {
+				opts.Log.Warn("reload: daemons that never started", "err", err)
+			}
+			return next, nextHash, nil
+		}
+	}
+}
+
+// keptDaemons are the names of the daemons of old that run on unchanged
+// in next: same program, arguments, namespace and files. The controller
+// reads the lab's topology when it starts: it is kept only when the
+// topology stays.
+func keptDaemons(old, next []supervise.Spec, topologyChanged bool) []string {
+	byName := map[string]supervise.Spec{}
+	for _, s := range next {
+		byName[s.Name] = s
+	}
+	var keep []string
+	for _, s := range old {
+		n, ok := byName[s.Name]
+		if !ok || (topologyChanged && s.Name == controllerName) {
+			continue
+		}
+		if n.Path == s.Path && slices.Equal(n.Args, s.Args) && n.Netns == s.Netns &&
+			n.LogFile == s.LogFile && n.PidFile == s.PidFile && slices.Equal(n.After, s.After) {
+			keep = append(keep, s.Name)
+		}
+	}
+	return keep
 }
 
 func removeIfOurs(pidFile string, pid int) {

@@ -163,3 +163,49 @@ func ClientConfig(f Files, serverName string) (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS13,
 	}, nil
 }
+
+// keyFile is where SaveKey keeps a CA's private key, beside ca.pem.
+func keyFile(dir string) string { return filepath.Join(dir, "ca-key.pem") }
+
+// SaveKey writes ca's certificate and private key (mode 0600) into dir, so
+// that LoadCA can issue more certificates later (a lab that grows a
+// router issues it one from the lab's CA).
+func (ca *CA) SaveKey(dir string) error {
+	der, err := x509.MarshalECPrivateKey(ca.key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca.pem, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile(dir), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// LoadCA reads the CA SaveKey wrote into dir.
+func LoadCA(dir string) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile(dir))
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, errors.New("load CA: not PEM")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	return &CA{cert: cert, key: key, pem: certPEM}, nil
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -124,6 +125,10 @@ type Daemon struct {
 	log      *slog.Logger
 	onChange func()
 	deps     []*Daemon // Spec.After, resolved by New
+
+	// released: when Run's context ends, leave the process running (see
+	// Supervisor.Release).
+	released atomic.Bool
 
 	mu      sync.Mutex
 	status  Status
@@ -255,7 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		notReady := d.waitReady(ctx, p, deps.down)
 		if ctx.Err() != nil {
 			deps.stop()
-			return d.stop(p)
+			return d.stopOrRelease(p)
 		}
 		var exit Exit
 		depDown := false
@@ -287,7 +292,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			if ctx.Err() != nil {
 				deps.stop()
-				return d.stop(p)
+				return d.stopOrRelease(p)
 			}
 		}
 		deps.stop()
@@ -498,6 +503,16 @@ func (d *Daemon) terminate(p *proc) Exit {
 		<-p.done
 	}
 	return p.exit()
+}
+
+// stopOrRelease stops p, or leaves it running with its pid file when the
+// daemon was released, for the next supervisor to adopt.
+func (d *Daemon) stopOrRelease(p *proc) error {
+	if d.released.Load() {
+		d.log.Info("released: left running for the next supervisor", "pid", p.pid)
+		return nil
+	}
+	return d.stop(p)
 }
 
 // stop ends the daemon's process for good (see terminate).

@@ -122,6 +122,18 @@ func (s *Supervisor) Status() []Status {
 	return out
 }
 
+// Release makes Run leave the named daemons running when its context
+// ends, pid files and all, for another supervisor to adopt (a supervisor
+// reloading its set of daemons hands over those that stay); the others are
+// stopped as usual.
+func (s *Supervisor) Release(names ...string) {
+	for _, d := range s.daemons {
+		if slices.Contains(names, d.spec.Name) {
+			d.released.Store(true)
+		}
+	}
+}
+
 // Run runs every daemon until ctx ends and they are all stopped. A daemon
 // that cannot be started does not stop the others; Run returns the errors
 // of those that were still failing to start at the end.

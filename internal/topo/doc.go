@@ -4,6 +4,8 @@
 // every other part of sr6 reads.
 //
 // The flow is one straight line: Load (parse + validate) -> Plan -> *Network.
+// PlanPinned plans with Pins, the values a running lab keeps for the nodes
+// and links that stay when its file changes.
 //
 // What a node of each kind gets from the plan is decided by the kind's
 // Traits (Underlay, SRv6), which topo defines and the kinds in

@@ -45,6 +45,7 @@ type LinkJSON struct {
 	Latency   uint32        `json:"latency_us,omitempty"`
 	Loss      float64       `json:"loss_percent,omitempty"`
 	Rate      uint64        `json:"rate_bps,omitempty"`
+	MTU       int           `json:"mtu,omitempty"` // set in the file; else the kinds decide
 	Subnet4   *netip.Prefix `json:"subnet4,omitempty"`
 	Subnet6   netip.Prefix  `json:"subnet6"`
 }
@@ -77,7 +78,7 @@ func (nw *Network) JSON() NetworkJSON {
 	for _, l := range nw.Links {
 		lj := LinkJSON{
 			Endpoints: [2]string{l.A.Node.Name + ":" + l.A.Name, l.B.Node.Name + ":" + l.B.Name},
-			Metric:    l.Metric, Latency: l.Latency, Loss: l.Loss, Rate: l.Rate, Subnet6: l.Subnet6,
+			Metric:    l.Metric, Latency: l.Latency, Loss: l.Loss, Rate: l.Rate, MTU: l.MTU, Subnet6: l.Subnet6,
 		}
 		if l.Subnet4.IsValid() {
 			lj.Subnet4 = ptr(l.Subnet4)

@@ -23,7 +23,7 @@ var (
 	topKeys  = []string{"version", "name", "routing", "plan", "nodes", "links"}
 	planKeys = []string{"loopbacks", "locators", "locator_length", "links", "hosts4", "hosts6"}
 	nodeKeys = []string{"kind", "id", "loopback", "locator"}
-	linkKeys = []string{"endpoints", "metric", "latency", "loss", "rate", "subnet4", "subnet6"}
+	linkKeys = []string{"endpoints", "metric", "latency", "loss", "rate", "mtu", "subnet4", "subnet6"}
 )
 
 // Load reads a topology file and returns its spec, or every problem found in
@@ -43,7 +43,7 @@ func Parse(file string, data []byte, opts ...Option) (*Spec, error) {
 	c := &errs{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		c.list = append(c.list, syntaxError(file, err))
+		c.list = append(c.list, SyntaxError(file, err))
 		return nil, c.list
 	}
 	if len(doc.Content) == 0 {
@@ -62,9 +62,11 @@ func Parse(file string, data []byte, opts ...Option) (*Spec, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError turns a YAML parser error into an Error. The parser gives a
-// line but no column for syntax errors.
-func syntaxError(file string, err error) *Error {
+// SyntaxError turns an error of the YAML parser (go.yaml.in/yaml/v3) into
+// an Error with the line it names (the parser gives no column for syntax
+// errors). Exported for every reader of YAML files that reports problems
+// the way topology files do (internal/clab).
+func SyntaxError(file string, err error) *Error {
 	var te *yaml.TypeError
 	msg := err.Error()
 	if errors.As(err, &te) && len(te.Errors) > 0 {
@@ -322,6 +324,8 @@ func (d *decoder) links(n *yaml.Node, s *Spec) {
 						ls.Rate = Value[uint64]{V: rate, Pos: posOf(v), Set: true}
 					}
 				}
+			case "mtu":
+				d.integer(v, f, MinMTU, MaxMTU, &ls.MTU)
 			case "subnet4":
 				d.prefix(v, f, 4, 30, &ls.Subnet4)
 			case "subnet6":

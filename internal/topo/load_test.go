@@ -89,7 +89,7 @@ links:
   - endpoints: [r1:eth1, r2:eth1]
     delay: 5ms
 `,
-			want: []wantErr{{7, 5, "links[0].delay", "unknown key; allowed keys: endpoints, metric, latency, loss, rate, subnet4, subnet6"}},
+			want: []wantErr{{7, 5, "links[0].delay", "unknown key; allowed keys: endpoints, metric, latency, loss, rate, mtu, subnet4, subnet6"}},
 		},
 		{
 			name: "unknown plan key",
@@ -236,6 +236,26 @@ nodes:
   r1: {kind: router}
 `,
 			want: []wantErr{{3, 10, "plan.links", "fd00:0:1::/80 is too long: at most /64"}},
+		},
+		{
+			name: "mtu below the IPv6 minimum",
+			src: `name: lab
+nodes:
+  r1: {kind: router}
+  r2: {kind: router}
+links:
+  - endpoints: [r1:eth1, r2:eth1]
+    mtu: 1279
+  - endpoints: [r1:eth2, r2:eth2]
+    mtu: 65536
+  - endpoints: [r1:eth3, r2:eth3]
+    mtu: 9k
+`,
+			want: []wantErr{
+				{7, 10, "links[0].mtu", "1279 is out of range: allowed 1280 to 65535"},
+				{9, 10, "links[1].mtu", "65536 is out of range: allowed 1280 to 65535"},
+				{11, 10, "links[2].mtu", `must be a whole number, got "9k"`},
+			},
 		},
 		{
 			name: "loss without percent sign",
@@ -692,6 +712,7 @@ links:
     metric: 30
     loss: 0.25%
     rate: 1.5gbit
+    mtu: 1280
     subnet4: 10.0.9.0/24
     subnet6: fd00:0:2:9::/64
 `,
@@ -715,6 +736,9 @@ links:
 				}
 				if l.Endpoints[0].V != (Endpoint{"h1", "eth0"}) || l.Endpoints[1].V != (Endpoint{"r1", "eth0"}) || l.Endpoints[1].Pos != (Pos{16, 28}) {
 					t.Errorf("endpoints = %+v", l.Endpoints)
+				}
+				if l.MTU.V != 1280 || l.MTU.Pos != (Pos{20, 10}) {
+					t.Errorf("mtu = %+v", l.MTU)
 				}
 				if l.Subnet4.V.String() != "10.0.9.0/24" || l.Subnet6.V.String() != "fd00:0:2:9::/64" {
 					t.Errorf("subnets = %v %v", l.Subnet4, l.Subnet6)

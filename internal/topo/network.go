@@ -83,6 +83,7 @@ type Link struct {
 	Latency uint32  // TE latency metric, microseconds (not emulated)
 	Loss    float64 // percent
 	Rate    uint64  // bit/s, 0 = unlimited
+	MTU     int     // bytes, 0 = the ends' kinds decide
 	Subnet4 netip.Prefix
 	Subnet6 netip.Prefix
 }

@@ -18,7 +18,9 @@ type allocation struct {
 // Plan decides every address of a validated spec and returns the Network.
 // Errors (overlapping prefixes, exhausted pools) are an ErrorList anchored to
 // the fields involved.
-func Plan(s *Spec) (*Network, error) {
+func Plan(s *Spec) (*Network, error) { return plan(s, nil) }
+
+func plan(s *Spec, pins *Pins) (*Network, error) {
 	c := &errs{file: s.File}
 	nw := &Network{
 		Name:    s.Name.V,
@@ -61,7 +63,7 @@ func Plan(s *Spec) (*Network, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	planAdjacencySIDs(nw)
+	adjSIDs(nw, pins)
 	checkAddresses(c, s, nw)
 	if poolsOK {
 		checkOverlaps(c, nodeAllocations(s, nw))
@@ -156,18 +158,6 @@ func planNodes(c *errs, s *Spec, nw *Network) {
 // "locator::function" form Linux SRv6 labs conventionally use.
 func sidAddr(loc netip.Prefix, f uint64) netip.Addr { return hostAddr(loc, f).Addr() }
 
-// planAdjacencySIDs gives each underlay node an End.X SID per core link,
-// numbered by the interface's position on the node.
-func planAdjacencySIDs(nw *Network) {
-	for _, n := range nw.NodesWith(Underlay | SRv6) {
-		for i, ifc := range n.Interfaces {
-			if ifc.Link.IsCore() {
-				ifc.AdjSID = sidAddr(n.Locator, FuncAdjBase+uint64(i)+1)
-			}
-		}
-	}
-}
-
 // subnetAllocator hands out successive subnets of a pool, skipping those that
 // overlap prefixes the file sets explicitly.
 type subnetAllocator struct {
@@ -232,7 +222,7 @@ func planLinks(c *errs, s *Spec, nw *Network) {
 	for i, ls := range s.Links {
 		field := fmt.Sprintf("links[%d]", i)
 		a, b := nw.byName[ls.Endpoints[0].V.Node], nw.byName[ls.Endpoints[1].V.Node]
-		l := &Link{Index: i, Metric: DefaultMetric, Latency: ls.Latency.V, Loss: ls.Loss.V, Rate: ls.Rate.V}
+		l := &Link{Index: i, Metric: DefaultMetric, Latency: ls.Latency.V, Loss: ls.Loss.V, Rate: ls.Rate.V, MTU: ls.MTU.V}
 		if ls.Metric.Set {
 			l.Metric = ls.Metric.V
 		}

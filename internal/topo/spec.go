@@ -73,6 +73,7 @@ type LinkSpec struct {
 	Latency   Value[uint32]  // microseconds, TE metric
 	Loss      Value[float64] // percent, 0..100
 	Rate      Value[uint64]  // bit/s
+	MTU       Value[int]     // bytes; unset: the ends' kinds decide
 	Subnet4   Value[netip.Prefix]
 	Subnet6   Value[netip.Prefix]
 }
@@ -91,6 +92,14 @@ const (
 const (
 	RoutingStatic = "static"
 	RoutingISIS   = "isis"
+)
+
+// Bounds of a link's mtu: IPv6 needs at least 1280 bytes on every link (RFC
+// 8200; below it the kernel turns IPv6 off on the interface), and a veth
+// takes at most 65535 (the kernel refuses more with EINVAL).
+const (
+	MinMTU = 1280
+	MaxMTU = 65535
 )
 
 // DefaultMetric is the IGP metric of a link that does not set one.
