@@ -1,0 +1,305 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	"github.com/sr6net/sr6/internal/agent"
+	"github.com/sr6net/sr6/internal/kinds"
+	"github.com/sr6net/sr6/internal/nsutil"
+	"github.com/sr6net/sr6/internal/pki"
+	"github.com/sr6net/sr6/internal/supervise"
+	"github.com/sr6net/sr6/internal/topo"
+)
+
+// agentHostName names the lab's agent host in supervisor status: the one
+// process that serves every router's agent (see RunAgents).
+const agentHostName = "agents"
+
+// AgentHostArgs are the arguments of `sr6 lab agents` for lab name: the
+// agent host process the supervisor runs.
+func AgentHostArgs(stateDir, name string) []string {
+	return []string{"--state-dir", stateDir, "lab", "agents", name}
+}
+
+// agentNodes are the names of the nodes of nw that run an agent, in file
+// order.
+func agentNodes(nw *topo.Network) ([]string, error) {
+	nodes, err := nodeKinds().NodesRunning(nw, kinds.DaemonAgent)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	return names, nil
+}
+
+// agentHostSpec is the supervised agent host of the lab st describes,
+// serving the agents of nodes. It runs in the host's namespace and enters
+// each router's for that router's work; it is ready once every agent
+// answers over mutual TLS.
+func agentHostSpec(st *State, l Layout, binary, stateDir string, nodes []string) supervise.Spec {
+	r := &hostReadiness{labDir: l.Dir, pidFile: l.AgentHostPid(), nodes: nodes}
+	return supervise.Spec{
+		Name: agentHostName, Path: binary, Args: AgentHostArgs(stateDir, st.Name),
+		LogFile: l.AgentHostLog(), PidFile: l.AgentHostPid(),
+		Ready: r.check,
+		// Starting a thousand agents takes a while; ten seconds is plenty
+		// for a few.
+		ReadyTimeout: 10*time.Second + time.Duration(len(nodes))*20*time.Millisecond,
+	}
+}
+
+// RunAgents runs every router agent of lab name in this process until ctx
+// ends (see agent.RunHost): each with its node's certificate, socket,
+// state file and network namespace, and its own log (Layout.AgentLog).
+// It is the process of the lab's "agents" daemon.
+func RunAgents(ctx context.Context, name string, opts Options) error {
+	opts.defaults()
+	st, err := opts.Store.Load(name)
+	if err != nil {
+		return err
+	}
+	if !st.Agents {
+		return fmt.Errorf("lab %s runs no agents (deployed with --agents=false)", name)
+	}
+	nw, err := stateNetwork(st)
+	if err != nil {
+		return fmt.Errorf("lab %s: stored topology: %w", name, err)
+	}
+	l, err := opts.Store.Layout(name)
+	if err != nil {
+		return err
+	}
+	nodes, err := agentNodes(nw)
+	if err != nil {
+		return err
+	}
+	if len(nodes) == 0 {
+		return fmt.Errorf("lab %s has no node that runs an agent", name)
+	}
+	level := slog.LevelInfo
+	if opts.Log.Enabled(ctx, slog.LevelDebug) {
+		level = slog.LevelDebug
+	}
+	cfgs := make([]agent.Config, len(nodes))
+	logs := make([]io.Closer, len(nodes))
+	defer func() {
+		for _, f := range logs {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	// Loading a thousand key pairs is worth the cores.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, node := range nodes {
+		g.Go(func() error {
+			f, err := os.OpenFile(l.AgentLog(node), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return fmt.Errorf("agent %s: log: %w", node, err)
+			}
+			logs[i] = f
+			log := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})).With("node", node)
+			cfg, err := agentOptions(l, node).Config(log)
+			if err != nil {
+				return fmt.Errorf("agent %s: %w", node, err)
+			}
+			cfg.Netns = nsutil.Path(Namespace(name, node))
+			cfgs[i] = cfg
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	opts.Log.Info("agent host", "lab", name, "agents", len(cfgs), "pid", os.Getpid())
+	return agent.RunHost(ctx, cfgs, opts.Log)
+}
+
+// hostReadiness checks that every agent of the host answers GetState over
+// mutual TLS, as the controller will talk to them, many at a time. Agents
+// found ready stay ready for the same host process, so that each check
+// (bounded to a second by the supervisor) only asks the rest; a new host
+// process (another pid) starts over.
+type hostReadiness struct {
+	labDir, pidFile string
+	nodes           []string
+
+	mu    sync.Mutex
+	pid   int
+	ready map[string]bool
+	tls   *tls.Config // the controller's client identity, loaded once
+}
+
+// readyParallel bounds the readiness checks in flight: each is a TLS
+// handshake, mostly CPU.
+func readyParallel() int { return max(8, 8*runtime.GOMAXPROCS(0)) }
+
+func (r *hostReadiness) check(ctx context.Context) error {
+	pid, _ := supervise.Running(r.pidFile)
+	r.mu.Lock()
+	if pid != r.pid || r.ready == nil {
+		r.pid, r.ready = pid, map[string]bool{}
+	}
+	var pending []string
+	for _, n := range r.nodes {
+		if !r.ready[n] {
+			pending = append(pending, n)
+		}
+	}
+	if r.tls == nil {
+		cfg, err := pki.ClientConfig(pki.In(Layout{Dir: r.labDir}.PKI(), ControllerIdentity), "")
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		// A readiness check is a handshake per agent, a thousand for a
+		// big lab, over a local socket: classical X25519 spares each the
+		// post-quantum key share (the controller's long-lived connections
+		// keep Go's default).
+		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+		r.tls = cfg
+	}
+	base := r.tls
+	r.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	var failed []string
+	var first error
+	var g errgroup.Group
+	g.SetLimit(readyParallel())
+	for i, node := range pending {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop {
+			// A host still starting fails every check the same way: the
+			// rest are not worth a dial each, 50 times a second.
+			mu.Lock()
+			failed = append(failed, pending[i:]...)
+			mu.Unlock()
+			break
+		}
+		g.Go(func() error {
+			err := agentAnswers(ctx, r.labDir, node, base)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, node)
+				if first == nil {
+					first = fmt.Errorf("%s: %w", node, err)
+				}
+				return nil
+			}
+			r.mu.Lock()
+			if r.pid == pid {
+				r.ready[node] = true
+			}
+			r.mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if len(failed) == 0 {
+		return nil
+	}
+	slices.Sort(failed)
+	shown := failed
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], "...")
+	}
+	return fmt.Errorf("%d of %d agents not answering (%s): %v", len(failed), len(r.nodes), strings.Join(shown, ", "), first)
+}
+
+// agentAnswers: node's agent answers GetState over mutual TLS with the
+// controller's identity (base, with node as the server name).
+func agentAnswers(ctx context.Context, labDir, node string, base *tls.Config) error {
+	cfg := base.Clone()
+	cfg.ServerName = node
+	conn, err := grpc.NewClient("unix://"+Layout{Dir: labDir}.AgentSocket(node), grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = agentv1.NewAgentClient(conn).GetState(ctx, &agentv1.GetStateRequest{})
+	return err
+}
+
+// agentServedBy is what inspect says of node's agent: served by the lab's
+// agent host, with its pid when it runs.
+func agentServedBy(l Layout) string {
+	if pid, ok := supervise.Running(l.AgentHostPid()); ok {
+		return fmt.Sprintf("served by %s (pid %d)", agentHostName, pid)
+	}
+	return "served by " + agentHostName + " (not running)"
+}
+
+// legacyAgentPidFiles are the pid files of the per-router agent processes
+// an older sr6 ran, for destroy to end them too.
+func legacyAgentPidFiles(nw *topo.Network, l Layout) []string {
+	nodes, err := agentNodes(nw)
+	if err != nil {
+		return nil
+	}
+	files := make([]string, len(nodes))
+	for i, n := range nodes {
+		files[i] = l.AgentPid(n)
+	}
+	return files
+}
+
+// issueAll issues the server certificate of every node's agent (ECDSA
+// P-256, on every core: see pki.CA.IssueAll) and makes their folders.
+func issueAll(ca *pki.CA, dir string, l Layout, nodes []*topo.Node) error {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+		if err := os.MkdirAll(l.Node(n.Name), 0o755); err != nil {
+			return fmt.Errorf("agent %s: %w", n.Name, err)
+		}
+	}
+	return ca.IssueAll(dir, names, true)
+}
+
+// markAgents fills NodeStatus.Agent of the nodes of the lab st describes
+// that run an agent.
+func markAgents(st *State, nw *topo.Network, store Store, nodes []NodeStatus) error {
+	if !st.Agents {
+		return nil
+	}
+	l, err := store.Layout(st.Name)
+	if err != nil {
+		return err
+	}
+	names, err := agentNodes(nw)
+	if err != nil {
+		return err
+	}
+	served := agentServedBy(l)
+	for i := range nodes {
+		if slices.Contains(names, nodes[i].Name) {
+			nodes[i].Agent = served
+		}
+	}
+	return nil
+}
