@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
@@ -137,34 +139,55 @@ func RunAgents(ctx context.Context, name string, opts Options) error {
 // hostReadiness checks that every agent of the host answers GetState over
 // mutual TLS, as the controller will talk to them, many at a time. Agents
 // found ready stay ready for the same host process, so that each check
-// (bounded to a second by the supervisor) only asks the rest; a new host
-// process (another pid) starts over.
+// (bounded to a second by the supervisor) only asks the rest, and the
+// connection to an agent that has not answered yet is kept for the next
+// check, so that a handshake cut short by the deadline is not done again;
+// a new host process (another pid) starts over.
 type hostReadiness struct {
 	labDir, pidFile string
 	nodes           []string
 
-	mu    sync.Mutex
-	pid   int
-	ready map[string]bool
-	tls   *tls.Config // the controller's client identity, loaded once
+	mu     sync.Mutex
+	pid    int
+	ready  map[string]bool
+	failed map[string]bool             // in the last check
+	conns  map[string]*grpc.ClientConn // of agents not ready yet
+	tls    *tls.Config                 // the controller's client identity, loaded once
 }
 
 // readyParallel bounds the readiness checks in flight: each is a TLS
 // handshake, mostly CPU.
 func readyParallel() int { return max(8, 8*runtime.GOMAXPROCS(0)) }
 
+// readyBackoff retries a connection to an agent socket that is not there
+// yet soon: gRPC's default waits a second at first.
+func readyBackoff() grpc.ConnectParams {
+	return grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
+		MinConnectTimeout: time.Second,
+	}
+}
+
 func (r *hostReadiness) check(ctx context.Context) error {
 	pid, _ := supervise.Running(r.pidFile)
 	r.mu.Lock()
 	if pid != r.pid || r.ready == nil {
-		r.pid, r.ready = pid, map[string]bool{}
+		r.closeLocked()
+		r.pid, r.ready, r.failed, r.conns = pid, map[string]bool{}, map[string]bool{}, map[string]*grpc.ClientConn{}
 	}
-	var pending []string
+	// Those that failed last time are asked last: one agent that never
+	// answers must not stop the others from being asked.
+	var pending, retried []string
 	for _, n := range r.nodes {
-		if !r.ready[n] {
+		switch {
+		case r.ready[n]:
+		case r.failed[n]:
+			retried = append(retried, n)
+		default:
 			pending = append(pending, n)
 		}
 	}
+	pending = append(pending, retried...)
 	if r.tls == nil {
 		cfg, err := pki.ClientConfig(pki.In(Layout{Dir: r.labDir}.PKI(), ControllerIdentity), "")
 		if err != nil {
@@ -178,7 +201,6 @@ func (r *hostReadiness) check(ctx context.Context) error {
 		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
 		r.tls = cfg
 	}
-	base := r.tls
 	r.mu.Unlock()
 	if len(pending) == 0 {
 		return nil
@@ -191,17 +213,17 @@ func (r *hostReadiness) check(ctx context.Context) error {
 	for i, node := range pending {
 		mu.Lock()
 		stop := first != nil
-		mu.Unlock()
 		if stop {
 			// A host still starting fails every check the same way: the
 			// rest are not worth a dial each, 50 times a second.
-			mu.Lock()
 			failed = append(failed, pending[i:]...)
-			mu.Unlock()
+		}
+		mu.Unlock()
+		if stop {
 			break
 		}
 		g.Go(func() error {
-			err := agentAnswers(ctx, r.labDir, node, base)
+			err := r.ask(ctx, pid, node)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -209,17 +231,19 @@ func (r *hostReadiness) check(ctx context.Context) error {
 				if first == nil {
 					first = fmt.Errorf("%s: %w", node, err)
 				}
-				return nil
 			}
-			r.mu.Lock()
-			if r.pid == pid {
-				r.ready[node] = true
-			}
-			r.mu.Unlock()
 			return nil
 		})
 	}
 	_ = g.Wait()
+	r.mu.Lock()
+	if r.pid == pid {
+		r.failed = map[string]bool{}
+		for _, n := range failed {
+			r.failed[n] = true
+		}
+	}
+	r.mu.Unlock()
 	if len(failed) == 0 {
 		return nil
 	}
@@ -231,18 +255,49 @@ func (r *hostReadiness) check(ctx context.Context) error {
 	return fmt.Errorf("%d of %d agents not answering (%s): %v", len(failed), len(r.nodes), strings.Join(shown, ", "), first)
 }
 
-// agentAnswers: node's agent answers GetState over mutual TLS with the
-// controller's identity (base, with node as the server name).
-func agentAnswers(ctx context.Context, labDir, node string, base *tls.Config) error {
-	cfg := base.Clone()
-	cfg.ServerName = node
-	conn, err := grpc.NewClient("unix://"+Layout{Dir: labDir}.AgentSocket(node), grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+// ask: node's agent answers GetState over mutual TLS with the
+// controller's identity, as the agent of the host process pid.
+func (r *hostReadiness) ask(ctx context.Context, pid int, node string) error {
+	r.mu.Lock()
+	if r.pid != pid {
+		r.mu.Unlock()
+		return errors.New("the agent host changed")
+	}
+	conn := r.conns[node]
+	if conn == nil {
+		cfg := r.tls.Clone()
+		cfg.ServerName = node
+		var err error
+		conn, err = grpc.NewClient("unix://"+Layout{Dir: r.labDir}.AgentSocket(node),
+			grpc.WithTransportCredentials(credentials.NewTLS(cfg)), grpc.WithConnectParams(readyBackoff()))
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		r.conns[node] = conn
+	}
+	r.mu.Unlock()
+	_, err := agentv1.NewAgentClient(conn).GetState(ctx, &agentv1.GetStateRequest{})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	_, err = agentv1.NewAgentClient(conn).GetState(ctx, &agentv1.GetStateRequest{})
-	return err
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pid == pid {
+		r.ready[node] = true
+		if c := r.conns[node]; c == conn {
+			delete(r.conns, node)
+		}
+	}
+	conn.Close()
+	return nil
+}
+
+func (r *hostReadiness) closeLocked() {
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
 }
 
 // agentServedBy is what inspect says of node's agent: served by the lab's

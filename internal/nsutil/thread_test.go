@@ -77,4 +77,3 @@ func TestDoPath(t *testing.T) {
 		})
 	}
 }
-
