@@ -137,27 +137,43 @@ func RunAgents(ctx context.Context, name string, opts Options) error {
 }
 
 // hostReadiness checks that every agent of the host answers GetState over
-// mutual TLS, as the controller will talk to them, many at a time. Agents
-// found ready stay ready for the same host process, so that each check
-// (bounded to a second by the supervisor) only asks the rest, and the
-// connection to an agent that has not answered yet is kept for the next
-// check, so that a handshake cut short by the deadline is not done again;
-// a new host process (another pid) starts over.
+// mutual TLS, as the controller will talk to them, a few at a time.
+//
+// The probes outlive the one-second check the supervisor bounds each call
+// to: a check starts probes, waits for them until its deadline and
+// returns, and the next check collects what they found. A big lab's agent
+// may need more than a second to answer while the host starts up a
+// thousand others and the controller pushes to them, and a probe cut at
+// every check's deadline would never finish. Agents found ready stay
+// ready for the same host process; a new one (another pid) starts over.
 type hostReadiness struct {
 	labDir, pidFile string
 	nodes           []string
 
-	mu     sync.Mutex
-	pid    int
-	ready  map[string]bool
-	failed map[string]bool             // in the last check
-	conns  map[string]*grpc.ClientConn // of agents not ready yet
-	tls    *tls.Config                 // the controller's client identity, loaded once
+	mu       sync.Mutex
+	pid      int
+	ready    map[string]bool
+	inflight map[string]bool
+	conns    map[string]*grpc.ClientConn // of agents not ready yet
+	lastErr  error                       // of the last probe that failed
+	failedAt time.Time                   // when it failed
+	stop     context.CancelFunc          // ends the probes of pid
+	bgCtx    context.Context             // the probes' context, until stop
+	done     chan struct{}               // signalled when a probe ends
+	tls      *tls.Config                 // the controller's client identity, loaded once
 }
 
-// readyParallel bounds the readiness checks in flight: each is a TLS
-// handshake, mostly CPU.
-func readyParallel() int { return max(8, 8*runtime.GOMAXPROCS(0)) }
+// readyParallel bounds the probes in flight: each is a TLS handshake and
+// a read of the agent's routes, CPU of the host that more at once would
+// only share.
+func readyParallel() int { return max(4, 4*runtime.GOMAXPROCS(0)) }
+
+// Probe timings: how long one probe may take, and how long new probes
+// wait after one failed (a host still starting fails them all at once).
+const (
+	probeTimeout = 15 * time.Second
+	probePause   = 50 * time.Millisecond
+)
 
 // readyBackoff retries a connection to an agent socket that is not there
 // yet soon: gRPC's default waits a second at first.
@@ -171,133 +187,139 @@ func readyBackoff() grpc.ConnectParams {
 func (r *hostReadiness) check(ctx context.Context) error {
 	pid, _ := supervise.Running(r.pidFile)
 	r.mu.Lock()
-	if pid != r.pid || r.ready == nil {
-		r.closeLocked()
-		r.pid, r.ready, r.failed, r.conns = pid, map[string]bool{}, map[string]bool{}, map[string]*grpc.ClientConn{}
-	}
-	// Those that failed last time are asked last: one agent that never
-	// answers must not stop the others from being asked.
-	var pending, retried []string
-	for _, n := range r.nodes {
-		switch {
-		case r.ready[n]:
-		case r.failed[n]:
-			retried = append(retried, n)
-		default:
-			pending = append(pending, n)
-		}
-	}
-	pending = append(pending, retried...)
+	defer r.mu.Unlock()
 	if r.tls == nil {
 		cfg, err := pki.ClientConfig(pki.In(Layout{Dir: r.labDir}.PKI(), ControllerIdentity), "")
 		if err != nil {
-			r.mu.Unlock()
 			return err
 		}
-		// A readiness check is a handshake per agent, a thousand for a
+		// A readiness probe is a handshake per agent, a thousand for a
 		// big lab, over a local socket: classical X25519 spares each the
 		// post-quantum key share (the controller's long-lived connections
 		// keep Go's default).
 		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
 		r.tls = cfg
 	}
-	r.mu.Unlock()
-	if len(pending) == 0 {
-		return nil
+	if pid != r.pid || r.ready == nil {
+		r.resetLocked(pid)
 	}
-	var mu sync.Mutex
-	var failed []string
-	var first error
-	var g errgroup.Group
-	g.SetLimit(readyParallel())
-	for i, node := range pending {
-		mu.Lock()
-		stop := first != nil
-		if stop {
-			// A host still starting fails every check the same way: the
-			// rest are not worth a dial each, 50 times a second.
-			failed = append(failed, pending[i:]...)
+	for {
+		pending := 0
+		for _, n := range r.nodes {
+			if !r.ready[n] {
+				pending++
+			}
 		}
-		mu.Unlock()
-		if stop {
-			break
-		}
-		g.Go(func() error {
-			err := r.ask(ctx, pid, node)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed = append(failed, node)
-				if first == nil {
-					first = fmt.Errorf("%s: %w", node, err)
-				}
+		if pending == 0 {
+			r.resetLocked(pid) // ends nothing running; frees the connections
+			for _, n := range r.nodes {
+				r.ready[n] = true
 			}
 			return nil
-		})
-	}
-	_ = g.Wait()
-	r.mu.Lock()
-	if r.pid == pid {
-		r.failed = map[string]bool{}
-		for _, n := range failed {
-			r.failed[n] = true
 		}
-	}
-	r.mu.Unlock()
-	if len(failed) == 0 {
-		return nil
-	}
-	slices.Sort(failed)
-	shown := failed
-	if len(shown) > 5 {
-		shown = append(shown[:5:5], "...")
-	}
-	return fmt.Errorf("%d of %d agents not answering (%s): %v", len(failed), len(r.nodes), strings.Join(shown, ", "), first)
-}
-
-// ask: node's agent answers GetState over mutual TLS with the
-// controller's identity, as the agent of the host process pid.
-func (r *hostReadiness) ask(ctx context.Context, pid int, node string) error {
-	r.mu.Lock()
-	if r.pid != pid {
+		wait := time.Duration(0)
+		if pause := time.Until(r.failedAt.Add(probePause)); pause > 0 {
+			wait = pause
+		} else {
+			r.startProbesLocked(pid)
+		}
+		done := r.done
 		r.mu.Unlock()
-		return errors.New("the agent host changed")
-	}
-	conn := r.conns[node]
-	if conn == nil {
-		cfg := r.tls.Clone()
-		cfg.ServerName = node
-		var err error
-		conn, err = grpc.NewClient("unix://"+Layout{Dir: r.labDir}.AgentSocket(node),
-			grpc.WithTransportCredentials(credentials.NewTLS(cfg)), grpc.WithConnectParams(readyBackoff()))
-		if err != nil {
-			r.mu.Unlock()
-			return err
+		var timer <-chan time.Time
+		if wait > 0 {
+			timer = time.After(wait)
 		}
-		r.conns[node] = conn
-	}
-	r.mu.Unlock()
-	_, err := agentv1.NewAgentClient(conn).GetState(ctx, &agentv1.GetStateRequest{})
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pid == pid {
-		r.ready[node] = true
-		if c := r.conns[node]; c == conn {
-			delete(r.conns, node)
+		select {
+		case <-ctx.Done():
+		case <-done:
+		case <-timer:
+		}
+		r.mu.Lock()
+		if err := ctx.Err(); err != nil {
+			var waiting []string
+			for _, n := range r.nodes {
+				if !r.ready[n] {
+					waiting = append(waiting, n)
+				}
+			}
+			slices.Sort(waiting)
+			shown := waiting
+			if len(shown) > 5 {
+				shown = append(shown[:5:5], "...")
+			}
+			why := r.lastErr
+			if why == nil {
+				why = errors.New("no answer yet")
+			}
+			return fmt.Errorf("%d of %d agents not answering yet (%s): %v", len(waiting), len(r.nodes), strings.Join(shown, ", "), why)
 		}
 	}
-	conn.Close()
-	return nil
 }
 
-func (r *hostReadiness) closeLocked() {
+// resetLocked forgets what was known of another host process and ends its
+// probes.
+func (r *hostReadiness) resetLocked(pid int) {
+	if r.stop != nil {
+		r.stop()
+	}
 	for _, c := range r.conns {
 		c.Close()
 	}
-	r.conns = nil
+	r.pid, r.ready, r.inflight, r.conns = pid, map[string]bool{}, map[string]bool{}, map[string]*grpc.ClientConn{}
+	r.lastErr, r.failedAt, r.done = nil, time.Time{}, make(chan struct{}, 1)
+	var bg context.Context
+	bg, r.stop = context.WithCancel(context.Background())
+	r.bgCtx = bg
+}
+
+// startProbesLocked starts probes of agents not ready and not being
+// probed, up to readyParallel in flight, in file order.
+func (r *hostReadiness) startProbesLocked(pid int) {
+	for _, node := range r.nodes {
+		if len(r.inflight) >= readyParallel() {
+			return
+		}
+		if r.ready[node] || r.inflight[node] {
+			continue
+		}
+		conn := r.conns[node]
+		if conn == nil {
+			cfg := r.tls.Clone()
+			cfg.ServerName = node
+			var err error
+			conn, err = grpc.NewClient("unix://"+Layout{Dir: r.labDir}.AgentSocket(node),
+				grpc.WithTransportCredentials(credentials.NewTLS(cfg)), grpc.WithConnectParams(readyBackoff()))
+			if err != nil {
+				r.lastErr, r.failedAt = fmt.Errorf("%s: %w", node, err), time.Now()
+				return
+			}
+			r.conns[node] = conn
+		}
+		r.inflight[node] = true
+		ctx := r.bgCtx
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			_, err := agentv1.NewAgentClient(conn).GetState(pctx, &agentv1.GetStateRequest{})
+			cancel()
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.pid != pid || ctx.Err() != nil {
+				return // another host by now: resetLocked closed conn
+			}
+			delete(r.inflight, node)
+			if err != nil {
+				r.lastErr, r.failedAt = fmt.Errorf("%s: %w", node, err), time.Now()
+			} else {
+				r.ready[node] = true
+				delete(r.conns, node)
+				conn.Close()
+			}
+			select {
+			case r.done <- struct{}{}:
+			default:
+			}
+		}()
+	}
 }
 
 // agentServedBy is what inspect says of node's agent: served by the lab's
