@@ -149,7 +149,7 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 		}
 	}
 	// A thousand agents take longer to start than a few.
-	after, err := waitDaemons(ctx, l, pid, readyTimeout+time.Duration(len(d.nw.Nodes))*20*time.Millisecond)
+	after, err := waitDaemons(ctx, l, pid, readyTimeout+agentHostReadyTimeout(len(d.nw.Nodes)))
 	if err != nil {
 		return report, d.withLogTails(err, after)
 	}
