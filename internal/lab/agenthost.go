@@ -61,7 +61,7 @@ func agentHostSpec(st *State, l Layout, binary, stateDir string, nodes []string)
 	return supervise.Spec{
 		Name: agentHostName, Path: binary, Args: AgentHostArgs(stateDir, st.Name),
 		LogFile: l.AgentHostLog(), PidFile: l.AgentHostPid(),
-		Ready: r.check,
+		Ready:        r.check,
 		ReadyTimeout: agentHostReadyTimeout(len(nodes)),
 	}
 }
@@ -70,7 +70,9 @@ func agentHostSpec(st *State, l Layout, binary, stateDir string, nodes []string)
 // seconds is plenty for a few, but at 1,024 routers with the full static
 // underlay (3,000 routes each) an agent answered in 0.1 to 0.2 s on two
 // busy cores, and the host must not be killed for being slow.
-func agentHostReadyTimeout(n int) time.Duration { return 10*time.Second + time.Duration(n)*100*time.Millisecond }
+func agentHostReadyTimeout(n int) time.Duration {
+	return 10*time.Second + time.Duration(n)*100*time.Millisecond
+}
 
 // RunAgents runs every router agent of lab name in this process until ctx
 // ends (see agent.RunHost): each with its node's certificate, socket,
