@@ -17,7 +17,7 @@ import (
 //
 // Every agent restores its saved state first and then serves; they start
 // in parallel, a bounded number at a time (a restore reconciles a whole
-// routing table). An agent that cannot listen is retried every
+// routing table), and their kernel work is bounded together (Limiter). An agent that cannot listen is retried every
 // hostRetry without holding up the others, and a handler that panics
 // fails only its call (see serve). Bad configurations (a missing TLS
 // configuration, two agents of one node or one endpoint) are refused
@@ -48,10 +48,14 @@ func RunHost(ctx context.Context, agents []Config, log *slog.Logger) error {
 	}
 	start := time.Now()
 	starting := make(chan struct{}, hostStartParallel())
+	limit := NewLimiter(hostWorkParallel())
 	var wg, started sync.WaitGroup
 	for _, cfg := range agents {
 		if cfg.Log == nil {
 			cfg.Log = log.With("node", cfg.Node)
+		}
+		if cfg.Limit == nil {
+			cfg.Limit = limit
 		}
 		wg.Add(1)
 		started.Add(1)
@@ -73,6 +77,11 @@ const hostRetry = time.Second
 // hostStartParallel bounds how many agents restore and open their socket
 // at once: each holds a locked OS thread while it works in its namespace.
 func hostStartParallel() int { return max(4, 4*runtime.GOMAXPROCS(0)) }
+
+// hostWorkParallel bounds the agents of a host that do kernel work at
+// once (see Limiter): netlink work is kernel CPU, a few per core keep the
+// cores busy.
+func hostWorkParallel() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // hostAgent runs one agent of a host: restore, listen, serve, and again
 // after hostRetry if listening or serving fails, until ctx ends. started

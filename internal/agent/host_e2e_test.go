@@ -51,6 +51,16 @@ func hostNamespaces(t *testing.T) (a, b string) {
 	ip(t, "-n", a, "link", "add", "a1", "type", "veth", "peer", "name", "b1", "netns", b)
 	ip(t, "-n", a, "link", "set", "a1", "up")
 	ip(t, "-n", b, "link", "set", "b1", "up")
+	// Up is the operational state, which follows the carrier a moment later.
+	for _, l := range [][2]string{{a, "a1"}, {b, "b1"}} {
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(ip(t, "-n", l[0], "link", "show", l[1]), "state UP") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never came up", l[1])
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	return a, b
 }
 
@@ -70,6 +80,7 @@ func netnsInode(t *testing.T, path string) uint64 {
 // process is left in another namespace.
 func TestHostServesEachNamespace(t *testing.T) {
 	testutil.RequirePrivileged(t, "ip")
+	self := netnsInode(t, "/proc/thread-self/ns/net")
 	nsA, nsB := hostNamespaces(t)
 	dir := t.TempDir()
 	cfgs := []Config{
@@ -153,13 +164,19 @@ func TestHostServesEachNamespace(t *testing.T) {
 		t.Errorf("ra's state file: %v", err)
 	}
 
-	// Every thread of this process is back in its own namespace.
-	self := netnsInode(t, "/proc/self/ns/net")
+	// Every thread of this process is back in its own namespace. Not the
+	// main thread: nsutil.Create ends a locked goroutine in the namespace it
+	// made, and when that goroutine ran on the main thread, which the Go
+	// runtime cannot end, the runtime parks the thread for good instead of
+	// reusing it.
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, task := range tasks {
+		if task.Name() == fmt.Sprint(os.Getpid()) {
+			continue
+		}
 		var stt unix.Stat_t
 		if err := unix.Stat(fmt.Sprintf("/proc/self/task/%s/ns/net", task.Name()), &stt); err != nil {
 			continue // the thread ended meanwhile

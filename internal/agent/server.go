@@ -44,6 +44,10 @@ type Config struct {
 	Insecure  bool
 	StateFile string // last applied desired state; "" keeps none
 	Log       *slog.Logger
+	// Limit, shared by the agents of one process, bounds how many do
+	// kernel work at once; nil does not limit (RunHost gives its agents
+	// one).
+	Limit *Limiter
 }
 
 // Server implements agentv1.AgentServer on the network namespace of its
@@ -84,6 +88,11 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	release, err := s.cfg.Limit.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	// A call the controller gave up on while it waited must not undo a
 	// newer one.
 	if err := ctx.Err(); err != nil {
@@ -249,6 +258,11 @@ func (s *Server) Restore() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	release, err := s.cfg.Limit.acquire(context.Background())
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := s.reconcile(saved.State)
 	if err != nil {
 		return err
@@ -264,6 +278,11 @@ func (s *Server) Restore() error {
 
 // GetState implements agentv1.AgentServer.
 func (s *Server) GetState(ctx context.Context, _ *agentv1.GetStateRequest) (*agentv1.NodeState, error) {
+	release, err := s.cfg.Limit.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	h, err := s.handle()
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
