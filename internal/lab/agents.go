@@ -109,6 +109,9 @@ func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string)
 			Name: controllerName, Path: binary, Args: args,
 			LogFile: l.ControllerLog(), PidFile: l.ControllerPid(),
 			Ready: func(ctx context.Context) error { return controllerReady(ctx, url) },
+			// At 1,024 routers it took 9 to 10 s to serve on busy cores
+			// (killed four times at 10 s); a few routers need far less.
+			ReadyTimeout: 10*time.Second + time.Duration(len(nw.Nodes))*10*time.Millisecond,
 		})
 	}
 	return specs, nil
