@@ -6,8 +6,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Limiter bounds how many agents of one process do kernel work at once
-// (a reconcile, a read of the routing table). A host of a thousand agents
+// Limiter bounds how many agents of one process reconcile at once. A host of a thousand agents
 // that the controller pushes to all at once would otherwise hold a
 // thousand desired states and route dumps in memory together, and each
 // would take so long that the controller's deadline cut it and it was
