@@ -78,10 +78,13 @@ const hostRetry = time.Second
 // at once: each holds a locked OS thread while it works in its namespace.
 func hostStartParallel() int { return max(4, 4*runtime.GOMAXPROCS(0)) }
 
-// hostWorkParallel bounds the agents of a host that do kernel work at
-// once (see Limiter): netlink work is kernel CPU, a few per core keep the
-// cores busy.
-func hostWorkParallel() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+// hostWorkParallel bounds the agents of a host that reconcile at once
+// (see Limiter). Not to a few per core: a 1,024-router lab's controller
+// pushes to every agent with a 5 s deadline, and with 4 slots the queued
+// pushes ran out of time and came back every second (the lab was not
+// ready within 112 s, where without a bound it was ready in 63 s); 16 per
+// core only keeps a thousand route tables out of memory at once.
+func hostWorkParallel() int { return max(16, 16*runtime.GOMAXPROCS(0)) }
 
 // hostAgent runs one agent of a host: restore, listen, serve, and again
 // after hostRetry if listening or serving fails, until ctx ends. started
