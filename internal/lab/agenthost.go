@@ -182,11 +182,14 @@ const (
 )
 
 // readyBackoff retries a connection to an agent socket that is not there
-// yet soon: gRPC's default waits a second at first.
+// yet soon: gRPC's default waits a second at first. A connection may take
+// as long as a probe: a busy host of a thousand agents took more than a
+// second to complete handshakes, and cutting them at one second (504 of
+// 1,024 agents unanswered after 112 s) only made it do them again.
 func readyBackoff() grpc.ConnectParams {
 	return grpc.ConnectParams{
 		Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
-		MinConnectTimeout: time.Second,
+		MinConnectTimeout: probeTimeout,
 	}
 }
 
