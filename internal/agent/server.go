@@ -45,8 +45,7 @@ type Config struct {
 	StateFile string // last applied desired state; "" keeps none
 	Log       *slog.Logger
 	// Limit, shared by the agents of one process, bounds how many
-	// reconcile at once (Apply, Restore); nil does not limit (RunHost
-	// gives its agents one).
+	// reconcile at once (Apply, Restore); nil does not limit.
 	Limit *Limiter
 }
 
