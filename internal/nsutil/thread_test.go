@@ -21,6 +21,14 @@ func threadNetns() (uint64, error) {
 // error comes back, and the caller stays where it was.
 func TestDoPath(t *testing.T) {
 	testutil.RequirePrivileged(t)
+	// This thread's namespace, read before Create: not /proc/self's, the
+	// main thread's, which Create may leave parked for good in the new
+	// namespace (a locked goroutine that ends on the main thread parks it,
+	// as the Go runtime cannot end that thread).
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &self); err != nil {
+		t.Fatal(err)
+	}
 	name := testutil.UniqueName("sr6ns")
 	t.Cleanup(func() {
 		if err := Delete(name); err != nil {
@@ -32,10 +40,6 @@ func TestDoPath(t *testing.T) {
 	}
 	var target unix.Stat_t
 	if err := unix.Stat(Path(name), &target); err != nil {
-		t.Fatal(err)
-	}
-	var self unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &self); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
