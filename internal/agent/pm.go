@@ -15,6 +15,7 @@ import (
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/intent"
+	"github.com/sr6net/sr6/internal/nsutil"
 	"github.com/sr6net/sr6/internal/pm/marking"
 	"github.com/sr6net/sr6/internal/pm/stamp"
 )
@@ -46,8 +47,9 @@ func (l pmList) key() string {
 // flight and clock skew between nodes: as long as both stay under it, a
 // period's packets are all counted in the period's color at both ends.
 type pm struct {
-	node string
-	log  *slog.Logger
+	node  string
+	netns string // path of the namespace measured; "" is the process's
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	head     *marking.Programs
@@ -66,11 +68,11 @@ type pm struct {
 	senders     map[string]context.CancelFunc
 }
 
-func newPM(node string, log *slog.Logger) *pm {
+func newPM(node, netns string, log *slog.Logger) *pm {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &pm{node: node, log: log, lists: map[string]pmList{}, last: map[string]marking.Counter{},
+	return &pm{node: node, netns: netns, log: log, lists: map[string]pmList{}, last: map[string]marking.Counter{},
 		subs: map[chan *agentv1.Measurement]struct{}{}, senders: map[string]context.CancelFunc{}}
 }
 
@@ -175,22 +177,30 @@ func (m *pm) startLocked() error {
 	if m.tail, err = marking.Load(); err != nil {
 		return err
 	}
-	ifcs, err := net.Interfaces()
+	h, err := nsutil.NetlinkHandle(m.netns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
-	for _, ifc := range ifcs {
-		if !watched(ifc.Name) {
-			continue
-		}
-		if err := m.head.Attach(ifc.Index, marking.Headend); err != nil {
-			return err
-		}
-		if err := m.tail.Attach(ifc.Index, marking.Tail); err != nil {
-			return err
-		}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return fmt.Errorf("list interfaces: %w", err)
 	}
-	return nil
+	// tcx resolves the ifindex in the calling thread's namespace.
+	return nsutil.DoPath(m.netns, func() error {
+		for _, l := range links {
+			if !watched(l.Attrs().Name) {
+				continue
+			}
+			if err := m.head.Attach(l.Attrs().Index, marking.Headend); err != nil {
+				return err
+			}
+			if err := m.tail.Attach(l.Attrs().Index, marking.Tail); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (m *pm) stopLocked() {
@@ -350,10 +360,10 @@ func (m *pm) applyDelayLocked(cfg *intent.PM) error {
 		}
 		m.probe = netip.Addr{}
 		if probe.IsValid() {
-			if err := addProbeAddr(probe); err != nil {
+			if err := addProbeAddr(m.netns, probe); err != nil {
 				return err
 			}
-			conn, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(probe, stampPort)))
+			conn, err := m.listenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(probe, stampPort)))
 			if err != nil {
 				return fmt.Errorf("STAMP reflector on %s: %w", probe, err)
 			}
@@ -403,7 +413,7 @@ func (m *pm) applyDelayLocked(cfg *intent.PM) error {
 		period := max(cfg.Period, intent.MinPeriod)
 		sender, err := stamp.NewSender(stamp.SenderConfig{
 			Target: netip.AddrPortFrom(d.Target, stampPort), Source: netip.AddrPortFrom(m.probe, 0),
-			Interval: d.Interval, Timeout: period / 2, ErrorEstimate: estimate, Log: m.log})
+			Interval: d.Interval, Timeout: period / 2, ErrorEstimate: estimate, Log: m.log, Listen: m.listenUDP})
 		if err != nil {
 			return fmt.Errorf("STAMP sender to %s: %w", d.Target, err)
 		}
@@ -418,8 +428,8 @@ func (m *pm) applyDelayLocked(cfg *intent.PM) error {
 // device: End.DT6 looks the decapsulated packet up in the main table only,
 // where an address of an ordinary device is a neighbour to resolve, while
 // the loopback's loops the packet back into local delivery.
-func addProbeAddr(a netip.Addr) error {
-	h, err := handle()
+func addProbeAddr(netns string, a netip.Addr) error {
+	h, err := nsutil.NetlinkHandle(netns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -433,6 +443,18 @@ func addProbeAddr(a netip.Addr) error {
 		return fmt.Errorf("probe address %s: %w", a, err)
 	}
 	return nil
+}
+
+// listenUDP opens a UDP socket in the node's namespace: a socket stays in
+// the namespace it was created in.
+func (m *pm) listenUDP(network string, laddr *net.UDPAddr) (*net.UDPConn, error) {
+	var conn *net.UDPConn
+	err := nsutil.DoPath(m.netns, func() error {
+		var err error
+		conn, err = net.ListenUDP(network, laddr)
+		return err
+	})
+	return conn, err
 }
 
 // runSender probes until ctx ends and emits one delay Measurement per

@@ -16,7 +16,7 @@ import (
 // TestMeasurementsReplayed: a subscriber that comes late (a controller
 // reconnecting) gets what was measured before it came.
 func TestMeasurementsReplayed(t *testing.T) {
-	m := newPM("r1", nil)
+	m := newPM("r1", "", nil)
 	m.mu.Lock()
 	m.publishLocked(&agentv1.Measurement{Session: "s", PeriodStartUnixMs: 1000})
 	m.publishLocked(&agentv1.Measurement{Session: "s", PeriodStartUnixMs: 2000})
@@ -59,7 +59,7 @@ func TestReflectorPortIsFreedAtOnce(t *testing.T) {
 		if err := netlink.LinkSetUp(lo); err != nil {
 			return err
 		}
-		m := newPM("r1", nil)
+		m := newPM("r1", "", nil)
 		defer func() {
 			m.mu.Lock()
 			_ = m.applyDelayLocked(nil)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -26,20 +28,29 @@ import (
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/intent"
+	"github.com/sr6net/sr6/internal/nsutil"
 )
 
 // Config configures an agent.
 type Config struct {
-	Node      string
-	Listen    string      // "unix:///path" or "host:port"
+	Node string
+	// Netns is the network namespace the agent manages, as a path
+	// (/run/netns/LAB.NODE); "" is the calling process's. Every netlink
+	// request, socket and eBPF attachment of the agent is made there, so
+	// that one process can serve the agents of many namespaces.
+	Netns     string
+	Listen    string      // "unix:///path" or "host:port" (a port of Netns)
 	TLS       *tls.Config // nil only with Insecure
 	Insecure  bool
 	StateFile string // last applied desired state; "" keeps none
 	Log       *slog.Logger
+	// Limit, shared by the agents of one process, bounds how many
+	// reconcile at once (Apply, Restore); nil does not limit.
+	Limit *Limiter
 }
 
-// Server implements agentv1.AgentServer on the network namespace the
-// process runs in.
+// Server implements agentv1.AgentServer on the network namespace of its
+// Config.
 type Server struct {
 	agentv1.UnimplementedAgentServer
 	cfg        Config
@@ -49,6 +60,8 @@ type Server struct {
 
 	resultsMu sync.Mutex
 	results   []*agentv1.RouteResult // of the last reconcile, for GetState
+
+	persisted []byte // what the state file holds (under mu): equal pushes skip the write
 }
 
 // NewServer returns an agent for cfg.
@@ -56,15 +69,12 @@ func NewServer(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Server{cfg: cfg, pm: newPM(cfg.Node, cfg.Log)}
+	return &Server{cfg: cfg, pm: newPM(cfg.Node, cfg.Netns, cfg.Log)}
 }
 
-func handle() (*netlink.Handle, error) {
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return nil, fmt.Errorf("netlink: %w", err)
-	}
-	return h, nil
+// handle is a netlink handle in the agent's namespace.
+func (s *Server) handle() (*netlink.Handle, error) {
+	return nsutil.NetlinkHandle(s.cfg.Netns, unix.NETLINK_ROUTE)
 }
 
 // Apply implements agentv1.AgentServer.
@@ -77,6 +87,11 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	release, err := s.cfg.Limit.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	// A call the controller gave up on while it waited must not undo a
 	// newer one.
 	if err := ctx.Err(); err != nil {
@@ -108,7 +123,7 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 // in the Diff, not the error: they are the controller's to report, and the
 // other routes are installed all the same.
 func (s *Server) reconcile(desired dataplane.State) (dataplane.Diff, error) {
-	h, err := handle()
+	h, err := s.handle()
 	if err != nil {
 		return dataplane.Diff{}, err
 	}
@@ -197,15 +212,25 @@ func (s *Server) persist(st *agentv1.DesiredState) error {
 	if s.cfg.StateFile == "" {
 		return nil
 	}
-	data, err := proto.Marshal(st)
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(st)
 	if err != nil {
 		return err
+	}
+	// The controller pushes the same state again on every reconnect; a
+	// lab's hundred agents rewriting their files for nothing cost more
+	// than their reconcile.
+	if bytes.Equal(data, s.persisted) {
+		return nil
 	}
 	tmp := s.cfg.StateFile + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, s.cfg.StateFile)
+	if err := os.Rename(tmp, s.cfg.StateFile); err != nil {
+		return err
+	}
+	s.persisted = data
+	return nil
 }
 
 // Restore reconciles the kernel to the last persisted desired state, if
@@ -232,6 +257,11 @@ func (s *Server) Restore() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	release, err := s.cfg.Limit.acquire(context.Background())
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := s.reconcile(saved.State)
 	if err != nil {
 		return err
@@ -247,7 +277,10 @@ func (s *Server) Restore() error {
 
 // GetState implements agentv1.AgentServer.
 func (s *Server) GetState(ctx context.Context, _ *agentv1.GetStateRequest) (*agentv1.NodeState, error) {
-	h, err := handle()
+	// Not limited: the slots go to whoever asks first among a thousand
+	// pushes, and a readiness check waiting behind them starved (half
+	// of a 1,024-router lab's agents unanswered after 112 s).
+	h, err := s.handle()
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
@@ -300,7 +333,7 @@ func (s *Server) WatchLinks(_ *agentv1.WatchLinksRequest, stream grpc.ServerStre
 		default:
 		}
 	}}
-	if err := netlink.LinkSubscribeWithOptions(updates, done, opts); err != nil {
+	if err := nsutil.LinkSubscribe(s.cfg.Netns, updates, done, opts); err != nil {
 		return status.Error(codes.Internal, err.Error())
 	}
 	last := map[string]bool{}
@@ -360,7 +393,12 @@ func (s *Server) WatchMeasurements(_ *agentv1.WatchMeasurementsRequest, stream g
 
 // Listen opens the agent's listening socket: "unix:///path" (a stale
 // socket file is replaced) or "host:port".
-func Listen(addr string) (net.Listener, error) {
+func Listen(addr string) (net.Listener, error) { return ListenIn("", addr) }
+
+// ListenIn opens the listening socket addr (see Listen) in the network
+// namespace at netns ("" is the calling thread's): a TCP port belongs to
+// the namespace the socket was created in.
+func ListenIn(netns, addr string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, err
@@ -368,13 +406,19 @@ func Listen(addr string) (net.Listener, error) {
 		_ = os.Remove(path)
 		return net.Listen("unix", path)
 	}
-	return net.Listen("tcp", addr)
+	var lis net.Listener
+	err := nsutil.DoPath(netns, func() error {
+		var err error
+		lis, err = net.Listen("tcp", addr)
+		return err
+	})
+	return lis, err
 }
 
 // Run restores the persisted state, then serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.TLS == nil && !cfg.Insecure {
-		return errors.New("agent: no TLS configuration (give certificates, or --insecure for a trusted test network)")
+	if err := cfg.check(); err != nil {
+		return err
 	}
 	s := NewServer(cfg)
 	// A saved state that no longer applies must not keep the agent down:
@@ -382,20 +426,52 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := s.Restore(); err != nil {
 		s.cfg.Log.Error("restore saved desired state; serving anyway", "err", err)
 	}
-	lis, err := Listen(cfg.Listen)
+	lis, err := ListenIn(cfg.Netns, cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("agent %s: listen: %w", cfg.Node, err)
 	}
-	creds := insecure.NewCredentials()
-	if cfg.TLS != nil {
-		creds = credentials.NewTLS(cfg.TLS)
+	return s.serve(ctx, lis)
+}
+
+// stopGrace is how long a stopping agent lets calls in progress finish.
+const stopGrace = time.Second
+
+func (cfg Config) check() error {
+	if cfg.TLS == nil && !cfg.Insecure {
+		return fmt.Errorf("agent %s: no TLS configuration (give certificates, or --insecure for a trusted test network)", cfg.Node)
 	}
-	srv := grpc.NewServer(grpc.Creds(creds))
+	return nil
+}
+
+// serve answers gRPC on lis until ctx ends. A handler that panics fails
+// its call (codes.Internal), not the process: a host serves other agents.
+func (s *Server) serve(ctx context.Context, lis net.Listener) error {
+	creds := insecure.NewCredentials()
+	if s.cfg.TLS != nil {
+		creds = credentials.NewTLS(s.cfg.TLS)
+	}
+	srv := grpc.NewServer(grpc.Creds(creds),
+		grpc.ChainUnaryInterceptor(recoverUnary(s.cfg.Log)), grpc.ChainStreamInterceptor(recoverStream(s.cfg.Log)))
 	agentv1.RegisterAgentServer(srv, s)
-	go func() {
-		<-ctx.Done()
-		srv.GracefulStop()
-	}()
-	s.cfg.Log.Info("agent serving", "node", cfg.Node, "listen", cfg.Listen)
-	return srv.Serve(lis)
+	stop := context.AfterFunc(ctx, func() {
+		// Streams (the controller's WatchLinks) end only when cut: give
+		// unary calls a moment to finish, then cut everything.
+		done := make(chan struct{})
+		go func() {
+			srv.GracefulStop()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(stopGrace):
+			srv.Stop()
+		}
+	})
+	defer stop()
+	// The node is in the logger (sr6 agent and the lab's host add it).
+	s.cfg.Log.Info("agent serving", "listen", s.cfg.Listen, "netns", s.cfg.Netns)
+	if err := srv.Serve(lis); err != nil {
+		return fmt.Errorf("agent %s: serve: %w", s.cfg.Node, err)
+	}
+	return nil
 }

@@ -26,7 +26,7 @@ func (a *app) labCmd() *cobra.Command {
 		Use:   "lab",
 		Short: "Deploy, inspect and destroy emulated SRv6 labs (network namespaces)",
 	}
-	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd(), a.labLinkCmd(), a.labImpairCmd(), a.labCaptureCmd(), a.labStatsCmd())
+	cmd.AddCommand(a.labDeployCmd(), a.labDestroyCmd(), a.labInspectCmd(), a.labExecCmd(), a.labSRv6Cmd(), a.labSuperviseCmd(), a.labLinkCmd(), a.labImpairCmd(), a.labCaptureCmd(), a.labStatsCmd(), a.labAgentsCmd())
 	return cmd
 }
 
@@ -208,8 +208,12 @@ func printInspection(a *app, in *lab.Inspection) error {
 		for _, i := range n.Interfaces {
 			ifs = append(ifs, interfaceText(i))
 		}
+		procs := n.Processes
+		if n.Agent != "" {
+			procs = append(procs, "agent "+n.Agent)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Kind, ns, addr, loc,
-			strings.Join(ifs, " "), strings.Join(n.Processes, " "))
+			strings.Join(ifs, " "), strings.Join(procs, " "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

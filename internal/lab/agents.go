@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -46,13 +45,8 @@ func (d *deployer) issueCredentials() error {
 	if err != nil {
 		return err
 	}
-	for _, r := range withAgent {
-		if _, err := ca.Issue(dir, r.Name, true); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(d.layout.Node(r.Name), 0o755); err != nil {
-			return err
-		}
+	if err := issueAll(ca, dir, d.layout, withAgent); err != nil {
+		return err
 	}
 	if d.opts.Controller {
 		_, err := controller.NewTokenFile(d.layout.APIToken())
@@ -61,10 +55,8 @@ func (d *deployer) issueCredentials() error {
 	return nil
 }
 
-// agentName and controllerName name the lab's daemons in supervisor
-// status.
-func agentName(node string) string { return "agent/" + node }
-
+// controllerName names the lab's controller in supervisor status (the
+// agents' host is agentHostName).
 const controllerName = "controller"
 
 // agentOptions are the arguments node's agent runs with in a lab.
@@ -78,10 +70,13 @@ func agentOptions(l Layout, node string) agent.Options {
 
 // daemonSpecs are the supervised daemons of the lab st describes: per
 // node, in file order, the daemons its kind runs (FRR's zebra and isisd
-// with `routing: isis`, isisd after zebra; the agent, when the lab has
-// agents), then the controller in the host's namespace.
+// with `routing: isis`, isisd after zebra), then, when the lab has agents,
+// the one agent host serving every agent the kinds run (see
+// agentHostSpec), then the controller; the last two in the host's
+// namespace.
 func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string) ([]supervise.Spec, error) {
 	var specs []supervise.Spec
+	var agents []string
 	for _, n := range nw.Nodes {
 		daemons, err := nodeKinds().Daemons(nw, n)
 		if err != nil {
@@ -91,14 +86,9 @@ func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string)
 		for _, daemon := range daemons {
 			switch daemon {
 			case kinds.DaemonAgent:
-				if !st.Agents {
-					continue
+				if st.Agents {
+					agents = append(agents, node)
 				}
-				specs = append(specs, supervise.Spec{
-					Name: agentName(node), Netns: ns, Path: binary, Args: agentOptions(l, node).Args(),
-					LogFile: l.AgentLog(node), PidFile: l.AgentPid(node),
-					Ready: func(ctx context.Context) error { return agentReady(ctx, l.Dir, node) },
-				})
 			case kinds.DaemonZebra, kinds.DaemonISISd:
 				spec, err := frrSpec(ns, l, node, daemon, slices.Contains(daemons, kinds.DaemonZebra))
 				if err != nil {
@@ -110,6 +100,9 @@ func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string)
 			}
 		}
 	}
+	if len(agents) > 0 {
+		specs = append(specs, agentHostSpec(st, l, binary, stateDir, agents))
+	}
 	if st.Controller != "" {
 		args, err := controllerArgs(st, l, stateDir)
 		if err != nil {
@@ -120,6 +113,9 @@ func daemonSpecs(st *State, nw *topo.Network, l Layout, binary, stateDir string)
 			Name: controllerName, Path: binary, Args: args,
 			LogFile: l.ControllerLog(), PidFile: l.ControllerPid(),
 			Ready: func(ctx context.Context) error { return controllerReady(ctx, url) },
+			// At 1,024 routers it took 9 to 10 s to serve on busy cores
+			// (killed four times at 10 s); a few routers need far less.
+			ReadyTimeout: 10*time.Second + time.Duration(len(nw.Nodes))*10*time.Millisecond,
 		})
 	}
 	return specs, nil
@@ -163,18 +159,6 @@ func AgentClient(labDir, node string) (agentv1.AgentClient, func(), error) {
 		return nil, nil, err
 	}
 	return agentv1.NewAgentClient(conn), func() { conn.Close() }, nil
-}
-
-// agentReady: the agent answers GetState over mutual TLS, as the
-// controller will talk to it.
-func agentReady(ctx context.Context, labDir, node string) error {
-	client, closeFn, err := AgentClient(labDir, node)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	_, err = client.GetState(ctx, &agentv1.GetStateRequest{})
-	return err
 }
 
 // controllerReady: GET /healthz answers 200.

@@ -559,6 +559,17 @@ func (d *deployer) reloadDaemons(ctx context.Context, p *DeployPlan) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	// The supervisor keeps a running agent host (its arguments name only
+	// the lab): it reads the lab's state again on SIGHUP and serves the
+	// routers of the new topology, leaving the agents of those that stay
+	// as they are. A host the supervisor started anew read it already.
+	if d.st.Agents {
+		if hostPid, ok := supervise.Running(l.AgentHostPid()); ok {
+			if err := syscall.Kill(hostPid, syscall.SIGHUP); err != nil {
+				return fmt.Errorf("reload the agent host (pid %d): %w", hostPid, err)
+			}
+		}
+	}
 	after, err := waitDaemons(ctx, l, pid, readyTimeout)
 	if err != nil {
 		return d.withLogTails(err, after)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	agentv1 "github.com/sr6net/sr6/api/agent/v1"
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/kinds/registry"
 	"github.com/sr6net/sr6/internal/lab"
@@ -154,16 +155,41 @@ func (l *testLab) monitorRoutes(node string) func() []string {
 	return stop
 }
 
-// agentPIDs are the pids of the lab's agents by name.
+// agentPIDs are the pids of the lab's agent processes by daemon name: the
+// agent host's.
 func (l *testLab) agentPIDs() map[string]int {
 	l.t.Helper()
 	out := map[string]int{}
 	for name, s := range l.daemons() {
-		if strings.HasPrefix(name, "agent/") && s.State == supervise.Ready {
+		if (name == "agents" || strings.HasPrefix(name, "agent/")) && s.State == supervise.Ready {
 			out[name] = s.PID
 		}
 	}
 	return out
+}
+
+// agentStarts counts how many times node's agent started serving, by its
+// log: the agents of routers that stay through a change run on.
+func (l *testLab) agentStarts(node string) int {
+	l.t.Helper()
+	data, err := os.ReadFile(filepath.Join(l.dir(), node, "agent.log"))
+	if err != nil {
+		l.t.Fatalf("agent log of %s: %v", node, err)
+	}
+	return strings.Count(string(data), "agent serving")
+}
+
+// agentAnswers asks node's agent for its state over mutual TLS.
+func (l *testLab) agentAnswers(node string) error {
+	client, closeFn, err := lab.AgentClient(l.dir(), node)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = client.GetState(ctx, &agentv1.GetStateRequest{})
+	return err
 }
 
 // pingAddr pings addr from node and returns how many replies came.
@@ -216,6 +242,10 @@ func TestChangeRunningLab(t *testing.T) {
 			t.Fatalf("no steering route to %s on r1: %s", h2net, before)
 		}
 		pids := l.agentPIDs()
+		starts := map[string]int{}
+		for _, r := range []string{"r1", "r2", "r3", "r4"} {
+			starts[r] = l.agentStarts(r)
+		}
 		stop := l.monitorRoutes("r1")
 		out := l.mustChange(ring5)
 		for _, want := range []string{"+ add node r5", "+ add link r2:eth3--r5:eth1"} {
@@ -265,9 +295,16 @@ func TestChangeRunningLab(t *testing.T) {
 				t.Errorf("%s: pid %d, was %d", name, now[name], pid)
 			}
 		}
-		if now["agent/r5"] == 0 {
-			t.Errorf("no agent for r5: %v", now)
+		if len(now) == 0 {
+			t.Errorf("no agent process: %v", l.daemons())
 		}
+		for r, n := range starts {
+			if got := l.agentStarts(r); got != n {
+				t.Errorf("%s's agent started again through the change (%d starts, was %d)", r, got, n)
+			}
+		}
+		// The host serves r5's agent too.
+		eventually(t, 10*time.Second, "r5's agent answers", func() error { return l.agentAnswers("r5") })
 		// The new router answers on its loopback from every other one.
 		lo := l.nw.Node("r5").Loopback.String()
 		for _, r := range []string{"r1", "r2", "r3", "r4"} {
@@ -448,14 +485,14 @@ func TestChangeThatStopsHalfWayIsFinishedByTheNextDeploy(t *testing.T) {
 			t.Errorf("%s cannot ping r0's loopback %s", r, lo)
 		}
 	}
-	if pid := l.agentPIDs()["agent/r0"]; pid == 0 {
-		t.Errorf("r0 has no agent")
+	if err := l.agentAnswers("r0"); err != nil {
+		t.Errorf("r0's agent: %v", err)
 	}
 	if out := l.mustChange(grown); !strings.Contains(out, "already deployed") {
 		t.Errorf("deploying the same file again: %s", out)
 	}
 	// --replace keeps its meaning: destroy, then deploy from scratch.
-	before := l.agentPIDs()["agent/r1"]
+	before := l.agentPIDs()["agents"]
 	l.opts.Replace = true
 	out = l.mustChange(ring4)
 	if !strings.Contains(out, "removing the previous deployment") || strings.Contains(out, "changes") {
@@ -464,7 +501,7 @@ func TestChangeThatStopsHalfWayIsFinishedByTheNextDeploy(t *testing.T) {
 	if slices.Contains(namespacesOf(l.name), l.ns("r0")) {
 		t.Error("r0 survived --replace")
 	}
-	if now := l.agentPIDs()["agent/r1"]; now == before || now == 0 {
-		t.Errorf("r1's agent: pid %d, was %d: not redeployed", now, before)
+	if now := l.agentPIDs()["agents"]; now == before || now == 0 {
+		t.Errorf("agent host: pid %d, was %d: not redeployed", now, before)
 	}
 }

@@ -250,11 +250,11 @@ func TestControllerReroutes(t *testing.T) {
 	})
 }
 
-// TestRestartsConverge kills the lab's supervisor and the headend's agent,
-// changes policies while the agent is down, deploys again (which restarts
-// it), then kills the controller (which the supervisor restarts): the node
-// ends with exactly the routes of the current policies (none stale, none
-// doubled).
+// TestRestartsConverge kills the lab's supervisor and the agent host (the
+// headend's agent with it), changes policies while the agent is down,
+// deploys again (which restarts it), then kills the controller (which the
+// supervisor restarts): the node ends with exactly the routes of the
+// current policies (none stale, none doubled).
 func TestRestartsConverge(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "triangle.yaml", nil)
@@ -271,7 +271,7 @@ func TestRestartsConverge(t *testing.T) {
 	// policies change while it is down.
 	layout := l.layout()
 	killDaemon(t, layout.SupervisorPid())
-	killDaemon(t, layout.AgentPid("r1"))
+	killDaemon(t, layout.AgentHostPid())
 	// A policy whose headend's agent is dead is not up.
 	l.waitState(c, "old", restv1.StatePending, "headend r1's agent is unreachable")
 	if err := c.DeletePolicy(context.Background(), "old"); err != nil {

@@ -30,12 +30,12 @@ func TestDaemonSpecsByKind(t *testing.T) {
 	}{
 		{"static, no daemons", "static", false, "", nil, nil, false},
 		{"static, agents and controller", "static", true, "http://127.0.0.1:7700",
-			[]string{"agent/r1", "agent/r2", "controller"}, nil, true},
+			[]string{"agents", "controller"}, nil, true},
 		{"isis, FRR only", "isis", false, "",
 			[]string{"zebra/r1", "isisd/r1", "zebra/r2", "isisd/r2"},
 			map[string][]string{"isisd/r1": {"zebra/r1"}, "isisd/r2": {"zebra/r2"}}, true},
 		{"isis, everything", "isis", true, "http://127.0.0.1:7700",
-			[]string{"zebra/r1", "isisd/r1", "agent/r1", "zebra/r2", "isisd/r2", "agent/r2", "controller"},
+			[]string{"zebra/r1", "isisd/r1", "zebra/r2", "isisd/r2", "agents", "controller"},
 			map[string][]string{"isisd/r1": {"zebra/r1"}, "isisd/r2": {"zebra/r2"}}, true},
 	}
 	l := Layout{Dir: "/var/lib/sr6/labs/tri"}
@@ -63,6 +63,14 @@ func TestDaemonSpecsByKind(t *testing.T) {
 				if s.PidFile == "" || s.LogFile == "" || s.Ready == nil {
 					t.Errorf("%s: pid file %q, log %q, readiness check %v", s.Name, s.PidFile, s.LogFile, s.Ready != nil)
 				}
+				if s.Name == "agents" {
+					// One process in the host's namespace serves every
+					// router's agent.
+					if s.Netns != "" || !slices.Equal(s.Args, AgentHostArgs("/var/lib/sr6/labs", "tri")) ||
+						s.PidFile != l.AgentHostPid() || s.LogFile != l.AgentHostLog() {
+						t.Errorf("agents: netns %q, args %v, pid file %s, log %s", s.Netns, s.Args, s.PidFile, s.LogFile)
+					}
+				}
 				daemon, node, isFRR := strings.Cut(s.Name, "/")
 				if daemon != "zebra" && daemon != "isisd" {
 					continue
@@ -88,7 +96,8 @@ func TestDaemonSpecsByKind(t *testing.T) {
 				t.Errorf("daemons %v, want %v", names, tc.want)
 			}
 			files := daemonPidFiles(st, l)
-			if !slices.Contains(files, l.ControllerPid()) || !slices.Contains(files, l.AgentPid("r2")) ||
+			// The agents' host, and the per-router agents of an older sr6.
+			if !slices.Contains(files, l.ControllerPid()) || !slices.Contains(files, l.AgentHostPid()) || !slices.Contains(files, l.AgentPid("r2")) ||
 				(tc.routing == "isis") != slices.Contains(files, l.FRRPid("r2", "isisd")) {
 				t.Errorf("pid files for destroy: %v", files)
 			}

@@ -378,10 +378,23 @@ func TestISISLab(t *testing.T) {
 		supervised[d.Name] = string(d.State)
 	}
 	for _, r := range []string{"r1", "r2", "r3"} {
-		for _, d := range []string{"zebra/", "isisd/", "agent/"} {
+		for _, d := range []string{"zebra/", "isisd/"} {
 			if supervised[d+r] != "ready" {
 				t.Errorf("inspect: %s%s is %q, want ready (daemons %v)", d, r, supervised[d+r], supervised)
 			}
+		}
+	}
+	// One agent host serves every router's agent.
+	if supervised["agents"] != "ready" {
+		t.Errorf("inspect: agents is %q, want ready (daemons %v)", supervised["agents"], supervised)
+	}
+	for _, n := range in.Nodes {
+		want := ""
+		if strings.HasPrefix(n.Name, "r") {
+			want = "served by agents (pid "
+		}
+		if !strings.HasPrefix(n.Agent, want) || (want == "") != (n.Agent == "") {
+			t.Errorf("inspect: %s's agent %q, want %q...", n.Name, n.Agent, want)
 		}
 	}
 	dir := l.dir()

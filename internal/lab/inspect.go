@@ -57,6 +57,9 @@ type NodeStatus struct {
 	SIDs       *topo.SIDs        `json:"sids,omitempty"`
 	Interfaces []InterfaceStatus `json:"interfaces"`
 	Processes  []string          `json:"processes,omitempty"`
+	// Agent says which process serves the node's agent (the lab's agent
+	// host, which runs outside the node's namespace); "" without one.
+	Agent string `json:"agent,omitempty"`
 }
 
 // InterfaceStatus is one interface of a NodeStatus.
@@ -109,6 +112,9 @@ func Inspect(ctx context.Context, name string, opts Options) (*Inspection, error
 			}
 		}
 		in.Nodes = append(in.Nodes, s)
+	}
+	if err := markAgents(st, nw, opts.Store, in.Nodes); err != nil {
+		return nil, err
 	}
 	if supervised(st, nw) {
 		layout, err := opts.Store.Layout(name)

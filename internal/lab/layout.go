@@ -49,8 +49,16 @@ func (l Layout) AgentState(node string) string { return l.join(node, "agent.stat
 // AgentLog is node's agent's output.
 func (l Layout) AgentLog(node string) string { return l.join(node, "agent.log") }
 
-// AgentPid names the running agent of node, for its supervisor.
+// AgentPid named the running agent of node when each had a process of its
+// own (sr6 before the agent host); destroy still ends one it finds.
 func (l Layout) AgentPid(node string) string { return l.join(node, "agent.pid") }
+
+// AgentHostLog is the output of the lab's agent host (the process serving
+// every router's agent); each agent also logs to its AgentLog.
+func (l Layout) AgentHostLog() string { return l.join("agents.log") }
+
+// AgentHostPid names the running agent host, for its supervisor.
+func (l Layout) AgentHostPid() string { return l.join("agents.pid") }
 
 // ControllerLog is the lab controller's output.
 func (l Layout) ControllerLog() string { return l.join("controller.log") }

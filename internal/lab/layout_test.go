@@ -28,6 +28,8 @@ func TestLayoutPaths(t *testing.T) {
 		{l.AgentState("r1"), "/var/lib/sr6/labs/tri/r1/agent.state"},
 		{l.AgentLog("r1"), "/var/lib/sr6/labs/tri/r1/agent.log"},
 		{l.AgentPid("r1"), "/var/lib/sr6/labs/tri/r1/agent.pid"},
+		{l.AgentHostLog(), "/var/lib/sr6/labs/tri/agents.log"},
+		{l.AgentHostPid(), "/var/lib/sr6/labs/tri/agents.pid"},
 		{l.ControllerLog(), "/var/lib/sr6/labs/tri/controller.log"},
 		{l.ControllerDB(), "/var/lib/sr6/labs/tri/controller.db"},
 		{l.ControllerBus(), "/var/lib/sr6/labs/tri/bus"},
@@ -87,8 +89,8 @@ func TestDaemonSpecs(t *testing.T) {
 		names []string
 	}{
 		{"no daemons", State{Name: "tri"}, nil},
-		{"agents only", State{Name: "tri", Agents: true}, []string{"agent/r1", "agent/r2", "agent/r3"}},
-		{"agents and controller", *st, []string{"agent/r1", "agent/r2", "agent/r3", "controller"}},
+		{"agents only", State{Name: "tri", Agents: true}, []string{"agents"}},
+		{"agents and controller", *st, []string{"agents", "controller"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,10 +106,15 @@ func TestDaemonSpecs(t *testing.T) {
 				}
 				args := strings.Join(s.Args, " ")
 				switch {
-				case s.Name == "agent/r1":
+				case s.Name == "agents":
+					// One host process for every router's agent, each
+					// configured as `sr6 agent` would be.
+					if args != "--state-dir /s lab agents tri" || s.Netns != "" || s.PidFile != l.AgentHostPid() {
+						t.Errorf("agents: args %q netns %q", args, s.Netns)
+					}
 					want := "agent --node r1 --listen unix:///s/tri/r1/agent.sock --state-file /s/tri/r1/agent.state"
-					if !strings.HasPrefix(args, want) || s.Netns != "tri.r1" || s.PidFile != l.AgentPid("r1") {
-						t.Errorf("agent/r1: args %q netns %q", args, s.Netns)
+					if got := strings.Join(agentOptions(l, "r1").Args(), " "); !strings.HasPrefix(got, want) {
+						t.Errorf("r1's agent options %q, want %q...", got, want)
 					}
 				case s.Name == "controller":
 					// Parsed back by the controller's own flags.

@@ -83,8 +83,8 @@ func backWithin(t *testing.T, what string, since time.Time, limit time.Duration,
 	}
 }
 
-// TestSupervisedDaemonsComeBack kills the controller, then the headend's
-// agent, then the supervisor itself (with the controller): each time the
+// TestSupervisedDaemonsComeBack kills the controller, then the agent host
+// (every router's agent), then the supervisor itself (with the controller): each time the
 // lab comes back by itself (or, for the supervisor, with a deploy), the
 // policy is up and the headend's kernel routes equal the desired state.
 func TestSupervisedDaemonsComeBack(t *testing.T) {
@@ -146,28 +146,49 @@ func TestSupervisedDaemonsComeBack(t *testing.T) {
 	}))
 	converged("after the controller was killed")
 
-	// The headend's agent; while it is down its routes are flushed, which
-	// only the restarted agent (from its saved state) or the controller
-	// can put back.
-	old, killed = killDaemon(t, layout.AgentPid("r1"))
+	// The agent host, and with it every router's agent. The kernel keeps
+	// what they installed: r3's routes stay while nothing serves it. The
+	// headend's are flushed, which only the restarted agent (from its
+	// saved state) or the reconnecting controller can put back.
+	r3 := l.ownedRoutes("r3")
+	old, killed = killDaemon(t, layout.AgentHostPid())
 	for _, fam := range []string{"-4", "-6"} {
 		if out, err := l.run("r1", "ip", fam, "route", "flush", "proto", "86"); err != nil {
 			t.Fatalf("flush: %v: %s", err, out)
 		}
 	}
-	record("agent r1", backWithin(t, "agent of r1", killed, 2*time.Second, func() error {
-		if p, ok := supervise.Running(layout.AgentPid("r1")); !ok || p == old {
+	if got := l.ownedRoutes("r3"); !slices.Equal(got, r3) {
+		t.Errorf("r3's routes changed when the agent host died:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(r3, "\n"))
+	}
+	record("agent host", backWithin(t, "agent host", killed, 2*time.Second, func() error {
+		if p, ok := supervise.Running(layout.AgentHostPid()); !ok || p == old {
 			return fmt.Errorf("not restarted")
 		}
-		_, err := l.nodeState("r1")
-		return err
+		for _, n := range []string{"r1", "r2", "r3"} {
+			if _, err := l.nodeState(n); err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+		}
+		return nil
 	}))
-	converged("after r1's agent was killed")
+	converged("after the agent host was killed")
+	// The controller reconnected to the agents: a change reaches r1.
+	if err := c.DeletePolicy(context.Background(), "fwd"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "fwd removed from r1 through the reconnected controller", func() error {
+		if n, err := l.steeringCount("r1"); err != nil || n != 0 {
+			return fmt.Errorf("r1 has %d steering routes, want 0 (%v)", n, err)
+		}
+		return nil
+	})
+	l.addPolicy(c, controller.Policy{Name: "fwd", From: "h1", To: "h2", Include: []string{"r2"}})
+	converged("after the policy was added again")
 
 	// The supervisor, and the controller while no supervisor runs: deploy
 	// again adopts the agents and starts the controller.
 	killDaemon(t, layout.SupervisorPid())
-	agentPid, _ := supervise.Running(layout.AgentPid("r3"))
+	agentPid, _ := supervise.Running(layout.AgentHostPid())
 	killDaemon(t, layout.ControllerPid())
 	time.Sleep(300 * time.Millisecond) // nothing may restart it now
 	if p, ok := supervise.Running(layout.ControllerPid()); ok {
@@ -184,19 +205,19 @@ func TestSupervisedDaemonsComeBack(t *testing.T) {
 	for _, d := range in.Daemons {
 		states[d.Name] = d.State
 	}
-	if states["controller"] != lab.DaemonDead || states["agent/r3"] != lab.DaemonUnsupervised {
+	if states["controller"] != lab.DaemonDead || states["agents"] != lab.DaemonUnsupervised {
 		t.Errorf("inspect without a supervisor: %v", states)
 	}
 	said, took := l.redeploy()
 	record("deploy after the supervisor died", took)
 	for _, line := range []string{"supervisor was not running: started it", "controller: was not running: started",
-		"agent/r3: running (pid " + fmt.Sprint(agentPid) + "): adopted", "re-converged"} {
+		"agents: running (pid " + fmt.Sprint(agentPid) + "): adopted", "re-converged"} {
 		if !strings.Contains(said, line) {
 			t.Errorf("deploy did not say %q", line)
 		}
 	}
-	if p, ok := supervise.Running(layout.AgentPid("r3")); !ok || p != agentPid {
-		t.Errorf("agent of r3: pid %d (running %v), want %d adopted", p, ok, agentPid)
+	if p, ok := supervise.Running(layout.AgentHostPid()); !ok || p != agentPid {
+		t.Errorf("agent host: pid %d (running %v), want %d adopted", p, ok, agentPid)
 	}
 	if err := healthy(st.Controller); err != nil {
 		t.Errorf("controller after deploy: %v", err)
@@ -221,7 +242,7 @@ func TestSupervisedDaemonsComeBack(t *testing.T) {
 
 	// destroy ends every daemon, and nothing brings one back.
 	pids := []int{}
-	for _, f := range []string{layout.SupervisorPid(), layout.ControllerPid(), layout.AgentPid("r1")} {
+	for _, f := range []string{layout.SupervisorPid(), layout.ControllerPid(), layout.AgentHostPid()} {
 		if p, ok := supervise.Running(f); ok {
 			pids = append(pids, p)
 		}

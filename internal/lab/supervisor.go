@@ -233,7 +233,8 @@ func (d *deployer) ensureDaemons(ctx context.Context) ([]string, error) {
 			report = append(report, fmt.Sprintf("supervisor was not running: started it (pid %d)", pid))
 		}
 	}
-	after, err := waitDaemons(ctx, l, pid, readyTimeout)
+	// A thousand agents take longer to start than a few.
+	after, err := waitDaemons(ctx, l, pid, readyTimeout+agentHostReadyTimeout(len(d.nw.Nodes)))
 	if err != nil {
 		return report, d.withLogTails(err, after)
 	}
@@ -426,7 +427,7 @@ func daemonPidFiles(st *State, l Layout) []string {
 			files = append(files, s.PidFile)
 		}
 	}
-	return files
+	return append(files, legacyAgentPidFiles(nw, l)...)
 }
 
 // stopDaemons ends the lab's supervisor (which stops its daemons) and then

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -91,9 +90,9 @@ func List() ([]string, error) {
 	return names, nil
 }
 
-// Do runs fn on a thread switched into the named namespace.
+// Do runs fn on a thread switched into the named namespace (see DoPath).
 func Do(name string, fn func() error) error {
-	return ns.WithNetNSPath(Path(name), func(ns.NetNS) error { return fn() })
+	return DoPath(Path(name), fn)
 }
 
 // Handle opens the named namespace for netlink handles; close it after use.

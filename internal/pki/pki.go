@@ -13,7 +13,10 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Files are the PEM files of one identity.
@@ -69,6 +72,34 @@ func NewCA(name string) (*CA, error) {
 // into dir (see In). Server certificates carry name as DNS SAN so clients
 // verify the agent they reach is the node they meant.
 func (ca *CA) Issue(dir, name string, server bool) (Files, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Files{}, err
+	}
+	return ca.issue(dir, name, server, true)
+}
+
+// IssueAll issues the certificates of names (as Issue does) on every core,
+// writing ca's certificate once: a lab of a thousand routers has a
+// thousand agents.
+func (ca *CA) IssueAll(dir string, names []string, server bool) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca.pem, 0o644); err != nil {
+		return err
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, name := range names {
+		g.Go(func() error {
+			_, err := ca.issue(dir, name, server, false)
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+func (ca *CA) issue(dir, name string, server, writeCA bool) (Files, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Files{}, err
@@ -99,14 +130,14 @@ func (ca *CA) Issue(dir, name string, server bool) (Files, error) {
 		return Files{}, err
 	}
 	f := In(dir, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Files{}, err
-	}
-	for path, data := range map[string][]byte{
-		f.CA:   ca.pem,
+	files := map[string][]byte{
 		f.Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		f.Key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	} {
+	}
+	if writeCA {
+		files[f.CA] = ca.pem
+	}
+	for path, data := range files {
 		mode := os.FileMode(0o644)
 		if path == f.Key {
 			mode = 0o600

@@ -44,6 +44,11 @@ type SenderConfig struct {
 	// agree by other means (two namespaces of one host share a clock).
 	ErrorEstimate ErrorEstimate
 	Log           *slog.Logger
+	// Listen opens the sender's socket; nil is net.ListenUDP. A process
+	// probing from another network namespace than its own passes one that
+	// creates the socket there (a socket stays in the namespace it was
+	// created in).
+	Listen func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
 }
 
 // Result is one probe's outcome. Times are wall-clock, in UTC: T1 and T4
@@ -144,7 +149,11 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	} else if cfg.Source.Port() != 0 {
 		laddr.Port = int(cfg.Source.Port())
 	}
-	conn, err := net.ListenUDP(network, laddr)
+	listen := cfg.Listen
+	if listen == nil {
+		listen = net.ListenUDP
+	}
+	conn, err := listen(network, laddr)
 	if err != nil {
 		return nil, fmt.Errorf("stamp sender: listen: %w", err)
 	}
