@@ -176,6 +176,7 @@ func hostAgent(ctx context.Context, cfg Config, starting chan struct{}, started 
 	// An agent the host stops (its node left the lab) takes its loss
 	// measurement and STAMP goroutines with it; the kernel's routes stay.
 	defer func() {
+		s.Flush()
 		if err := s.pm.apply(nil); err != nil {
 			log.Debug("stop measurement", "err", err)
 		}

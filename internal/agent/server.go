@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -62,6 +64,11 @@ type Server struct {
 	results   []*agentv1.RouteResult // of the last reconcile, for GetState
 
 	persisted []byte // what the state file holds (under mu): equal pushes skip the write
+	// Writes of the state file in a burst of pushes are coalesced (see
+	// persistSoon), under mu.
+	pending     *agentv1.DesiredState
+	persistedAt time.Time
+	flushTimer  *time.Timer
 }
 
 // NewServer returns an agent for cfg.
@@ -107,9 +114,7 @@ func (s *Server) Apply(ctx context.Context, req *agentv1.ApplyRequest) (*agentv1
 	}
 	gen := want.Generation
 	s.generation.Store(gen)
-	if err := s.persist(req.GetState()); err != nil {
-		s.cfg.Log.Warn("persist desired state", "err", err)
-	}
+	s.persistSoon(req.GetState())
 	s.cfg.Log.Info("applied", "generation", gen, "added", d.Added, "replaced", d.Replaced, "removed", d.Removed,
 		"unchanged", d.Unchanged, "refused", len(d.Refused))
 	for _, re := range d.Refused {
@@ -206,8 +211,65 @@ func RouteResults(desired dataplane.State, d dataplane.Diff) []*agentv1.RouteRes
 	return out
 }
 
-// persist writes the desired state atomically next to its final name, in
-// the wire format: what Restore reads is checked as an Apply would be.
+// persistSpacing is the least time between two writes of the state file.
+// Bulk provisioning pushes a headend a state per policy: each write is a
+// new file renamed over the old, and on a lab of a thousand agents those
+// writes were the largest part of applying 10,000 policies. The first
+// write of a burst is immediate, the later ones coalesced into one at the
+// end of the spacing: a crash in a burst loses at most the last
+// persistSpacing of it, which the controller pushes again on reconnect.
+const persistSpacing = 250 * time.Millisecond
+
+// persistSoon persists st now, or at the end of the spacing if a write
+// was made less than persistSpacing ago. Called with s.mu held.
+func (s *Server) persistSoon(st *agentv1.DesiredState) {
+	if s.cfg.StateFile == "" {
+		return
+	}
+	if wait := persistSpacing - time.Since(s.persistedAt); wait > 0 {
+		s.pending = st
+		if s.flushTimer == nil {
+			s.flushTimer = time.AfterFunc(wait, s.Flush)
+		}
+		return
+	}
+	s.persistNow(st)
+}
+
+// Flush writes the state a coalesced write still holds; the agent calls
+// it when it stops.
+func (s *Server) Flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flushTimer != nil {
+		s.flushTimer.Stop()
+		s.flushTimer = nil
+	}
+	if st := s.pending; st != nil {
+		s.pending = nil
+		s.persistNow(st)
+	}
+}
+
+func (s *Server) persistNow(st *agentv1.DesiredState) {
+	s.pending = nil
+	s.persistedAt = time.Now()
+	if err := s.persist(st); err != nil {
+		s.cfg.Log.Warn("persist desired state", "err", err)
+	}
+}
+
+// persist writes the desired state to the state file in place: a header
+// (stateMagic, the length and a CRC-32C of the body) and the body in the
+// wire format, in one write, then the file cut to that length. Writing a
+// new file renamed over the old made every push allocate an inode, and
+// on a lab of a thousand agents applying 10,000 policies the kernel spent
+// more time finding free inodes among those just freed than the agents
+// spent on routes. A process killed between the write and the cut leaves
+// a longer file whose header still tells the body; a torn write (a
+// machine crash: the routes are gone too) fails the checksum and the
+// agent starts with no state, as a new one does, until the controller
+// pushes. What Restore reads is checked as an Apply would be.
 func (s *Server) persist(st *agentv1.DesiredState) error {
 	if s.cfg.StateFile == "" {
 		return nil
@@ -222,15 +284,59 @@ func (s *Server) persist(st *agentv1.DesiredState) error {
 	if bytes.Equal(data, s.persisted) {
 		return nil
 	}
-	tmp := s.cfg.StateFile + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, s.cfg.StateFile); err != nil {
+	if err := writeStateFile(s.cfg.StateFile, data); err != nil {
 		return err
 	}
 	s.persisted = data
 	return nil
+}
+
+// stateMagic starts a state file; a file without it is read as a bare
+// wire-format state (as older versions wrote it).
+const stateMagic = "sr6state1"
+
+var stateCRC = crc32.MakeTable(crc32.Castagnoli)
+
+func writeStateFile(path string, body []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, len(stateMagic)+8+len(body))
+	buf = append(buf, stateMagic...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
+	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(body, stateCRC))
+	buf = append(buf, body...)
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Truncate(int64(len(buf))); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// readStateFile returns the body of a state file (see persist).
+func readStateFile(data []byte) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(data, []byte(stateMagic))
+	if !ok {
+		return data, nil
+	}
+	if len(rest) < 8 {
+		return nil, errors.New("state file header cut short")
+	}
+	n, sum := binary.BigEndian.Uint32(rest), binary.BigEndian.Uint32(rest[4:])
+	body := rest[8:]
+	if uint64(len(body)) < uint64(n) {
+		return nil, fmt.Errorf("state file holds %d of its %d bytes", len(body), n)
+	}
+	body = body[:n]
+	if crc32.Checksum(body, stateCRC) != sum {
+		return nil, errors.New("state file checksum mismatch (torn write)")
+	}
+	return body, nil
 }
 
 // Restore reconciles the kernel to the last persisted desired state, if
@@ -247,8 +353,12 @@ func (s *Server) Restore() error {
 	if err != nil {
 		return err
 	}
+	body, err := readStateFile(data)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.cfg.StateFile, err)
+	}
 	var st agentv1.DesiredState
-	if err := proto.Unmarshal(data, &st); err != nil {
+	if err := proto.Unmarshal(body, &st); err != nil {
 		return fmt.Errorf("read %s: %w", s.cfg.StateFile, err)
 	}
 	saved, err := intent.FromProto(&st)
@@ -426,6 +536,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := s.Restore(); err != nil {
 		s.cfg.Log.Error("restore saved desired state; serving anyway", "err", err)
 	}
+	defer s.Flush()
 	lis, err := ListenIn(cfg.Netns, cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("agent %s: listen: %w", cfg.Node, err)

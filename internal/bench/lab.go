@@ -341,8 +341,9 @@ func RunLab(ctx context.Context, o LabOptions, progress io.Writer) ([]LabResult,
 // fullTooBig tells why a full deploy of routers would not fit in free
 // memory, or "". The estimate extrapolates the RSS measured at the
 // smaller sizes of this run (a line through the two largest, or through
-// the origin from one), with a margin of a quarter; with none yet, 32 MB
-// a router (an sr6 agent process each, as measured before the agent host).
+// the origin from one), with a margin of a quarter; with none yet, 4 MB
+// a router (measured: 0.85 GB for the 1,024-router grid with the agent
+// host, controller and supervisor).
 // The deploy must fit in three quarters of MemAvailable: the machine is
 // shared.
 func (o LabOptions) fullTooBig(routers int, done []LabResult) string {
@@ -373,7 +374,7 @@ func estimateRSS(routers int, done []LabResult) (uint64, string) {
 	var basis string
 	switch len(pts) {
 	case 0:
-		est, basis = n*32e6, "32 MB a router, no smaller size measured"
+		est, basis = n*4e6, "4 MB a router, no smaller size measured"
 	case 1:
 		est = pts[0].rss / pts[0].n * n
 		basis = fmt.Sprintf("extrapolated from %s at %.0f routers", mb(uint64(pts[0].rss)), pts[0].n)

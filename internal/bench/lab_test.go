@@ -96,12 +96,12 @@ func TestEstimateRSS(t *testing.T) {
 		want    uint64
 		basis   string
 	}{
-		{"nothing measured", 1024, nil, 1024 * 32e6 * 5 / 4, "32 MB a router"},
+		{"nothing measured", 1024, nil, 1024 * 4e6 * 5 / 4, "4 MB a router"},
 		{"one size", 1000, []LabResult{measured(100, 300e6)}, 3000e6 * 5 / 4, "from 300 MB at 100 routers"},
 		// 10 -> 100 MB, 100 -> 280 MB: 2 MB a router above a 80 MB base.
 		{"two sizes", 1000, []LabResult{measured(10, 100e6), measured(100, 280e6)}, 2080e6 * 5 / 4, "from 100 MB at 10 and 280 MB at 100"},
 		{"larger sizes ignored", 100, []LabResult{measured(10, 100e6), measured(1000, 9e9)}, 1000e6 * 5 / 4, "at 10 routers"},
-		{"failed runs ignored", 100, []LabResult{{Routers: 10, Full: Run{Failed: "x"}}}, 100 * 32e6 * 5 / 4, "32 MB"},
+		{"failed runs ignored", 100, []LabResult{{Routers: 10, Full: Run{Failed: "x"}}}, 100 * 4e6 * 5 / 4, "4 MB"},
 	}
 	for _, tt := range tests {
 		got, basis := estimateRSS(tt.routers, tt.done)

@@ -115,9 +115,15 @@ func (c *Controller) Run(ctx context.Context, agents *Agents) error {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			c.watch(ctx, agents, node, func(node string) {
+			c.watch(ctx, agents, node, func(node string, again bool) {
 				if p, ok := pushers[node]; ok {
-					p.reset.Store(true)
+					// The first stream follows the first push (or a
+					// failed one): pushing the same state again would
+					// only double a big lab's start-up work. A later one
+					// may be a restarted agent's.
+					if again {
+						p.reset.Store(true)
+					}
 					poke(p)
 				}
 			})
@@ -201,10 +207,12 @@ func (c *Controller) kick() {
 }
 
 // watch follows node's link events, reconnecting with backoff. A new
-// stream means the agent may have restarted: its state is pushed again.
-func (c *Controller) watch(ctx context.Context, agents *Agents, node string, reconnected func(string)) {
+// stream (again: not the first of this run) means the agent may have
+// restarted: its state is pushed again.
+func (c *Controller) watch(ctx context.Context, agents *Agents, node string, reconnected func(node string, again bool)) {
 	client, _ := agents.Client(node)
 	backoff := 100 * time.Millisecond
+	streams := 0
 	for ctx.Err() == nil {
 		stream, err := client.WatchLinks(ctx, &agentv1.WatchLinksRequest{}, grpc.WaitForReady(true))
 		first := true
@@ -219,7 +227,8 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 					first = false
 					backoff = 100 * time.Millisecond
 					c.linkStreamChanged(node, true, time.Now())
-					reconnected(node)
+					streams++
+					reconnected(node, streams > 1)
 				}
 				c.LinkEvent(ev.Node, ev.Interface, ev.Up)
 			}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	agentv1 "github.com/sr6net/sr6/api/agent/v1"
+	restv1 "github.com/sr6net/sr6/api/rest/v1"
 	"github.com/sr6net/sr6/internal/agent"
 	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
@@ -59,6 +60,13 @@ func agentNodes(nw *topo.Network) ([]string, error) {
 // answers over mutual TLS.
 func agentHostSpec(st *State, l Layout, binary, stateDir string, nodes []string) supervise.Spec {
 	r := &hostReadiness{labDir: l.Dir, pidFile: l.AgentHostPid(), nodes: nodes}
+	if st.Controller != "" {
+		// The token is read when the spec is made: deploy writes it
+		// before the supervisor starts.
+		if token, err := restv1.ReadTokenFile(l.APIToken()); err == nil {
+			r.controller = restv1.NewClient(st.Controller, restv1.WithToken(token))
+		}
+	}
 	return supervise.Spec{
 		Name: agentHostName, Path: binary, Args: AgentHostArgs(stateDir, st.Name),
 		LogFile: l.AgentHostLog(), PidFile: l.AgentHostPid(),
@@ -206,6 +214,14 @@ func agentConfigs(ctx context.Context, name string, opts Options, logs map[strin
 type hostReadiness struct {
 	labDir, pidFile string
 	nodes           []string
+	// controller, when the lab has one, answers first: every agent is
+	// ready once it reports them all connected (their link snapshot in,
+	// their first push applied), which spares a thousand probes on top of
+	// the controller's own connections. Probes start only if it has not
+	// said so within controllerGrace of this host process's first check
+	// (a controller that is down or slow must not get the host killed).
+	controller *restv1.Client
+	firstCheck time.Time // of the current pid
 
 	mu       sync.Mutex
 	pid      int
@@ -218,6 +234,42 @@ type hostReadiness struct {
 	bgCtx    context.Context             // the probes' context, until stop
 	done     chan struct{}               // signalled when a probe ends
 	tls      *tls.Config                 // the controller's client identity, loaded once
+}
+
+// controllerGrace is how long the controller alone is asked whether a
+// new agent host's agents are connected: about the time it takes at
+// 1,024 routers, then probes help.
+func controllerGrace(nodes int) time.Duration {
+	return 5*time.Second + time.Duration(nodes)*10*time.Millisecond
+}
+
+// controllerSaysReady: the lab's controller reports every agent of
+// r.nodes connected. It is called with r.mu held, for one request.
+func (r *hostReadiness) controllerSaysReady(ctx context.Context) error {
+	nodes, err := r.controller.Nodes(ctx)
+	if err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
+	connected := map[string]bool{}
+	for _, n := range nodes {
+		if n.Agent.Connected {
+			connected[n.Name] = true
+		}
+	}
+	var waiting []string
+	for _, n := range r.nodes {
+		if !connected[n] {
+			waiting = append(waiting, n)
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	shown := waiting
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], "...")
+	}
+	return fmt.Errorf("the controller has %d of %d agents connected (waiting for %s)", len(r.nodes)-len(waiting), len(r.nodes), strings.Join(shown, ", "))
 }
 
 // readyParallel bounds the probes in flight: each is a TLS handshake and
@@ -262,6 +314,19 @@ func (r *hostReadiness) check(ctx context.Context) error {
 	}
 	if pid != r.pid || r.ready == nil {
 		r.resetLocked(pid)
+		r.firstCheck = time.Now()
+	}
+	if r.controller != nil && len(r.ready) == 0 {
+		err := r.controllerSaysReady(ctx)
+		if err == nil {
+			for _, n := range r.nodes {
+				r.ready[n] = true
+			}
+			return nil
+		}
+		if time.Since(r.firstCheck) < controllerGrace(len(r.nodes)) {
+			return err
+		}
 	}
 	for {
 		pending := 0
