@@ -81,7 +81,14 @@ func ServeHost(ctx context.Context, agents []Config, reload <-chan []Config, log
 				if r.id == id {
 					continue
 				}
+				// The node was replaced: the old agent's state (which
+				// its stop may just have flushed) is not the new one's.
 				stop(cfg.Node)
+				for _, f := range StateFiles(cfg.StateFile) {
+					if cfg.StateFile != "" {
+						_ = os.Remove(f)
+					}
+				}
 			}
 			if cfg.Log == nil {
 				cfg.Log = log.With("node", cfg.Node)

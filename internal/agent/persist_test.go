@@ -21,11 +21,8 @@ func TestPersistCoalescesBursts(t *testing.T) {
 	state := func(gen uint64) *agentv1.DesiredState { return &agentv1.DesiredState{Generation: gen} }
 	saved := func() uint64 {
 		t.Helper()
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := readStateFile(data)
+		f := stateFile{path: file}
+		body, err := f.read()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,49 +62,94 @@ func TestPersistCoalescesBursts(t *testing.T) {
 	}
 }
 
-// TestStateFileFormat: what persist writes in place reads back whole,
-// also when a longer state was there before, an older bare state file is
-// still read, and a torn or cut one is refused.
-func TestStateFileFormat(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "agent.state")
-	if err := writeStateFile(path, []byte("a much longer previous state")); err != nil {
-		t.Fatal(err)
+// TestStateFileSlots: a state reads back as written, from either slot;
+// a write cut short (over a longer old one), or an empty slot, costs
+// that write only; an older bare file is read; nothing readable is an
+// error, nothing at all no state.
+func TestStateFileSlots(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.state")
+	w := stateFile{path: path}
+	for _, body := range []string{"first, a long state", "second", "third state"} {
+		if err := w.write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := writeStateFile(path, []byte("short")); err != nil {
-		t.Fatal(err)
+	// Sequence 3, the third, is odd: it went to the slot at path.
+	newest, older := path, path+".1"
+	read := func() (string, error) {
+		t.Helper()
+		f := stateFile{path: path}
+		b, err := f.read()
+		return string(b), err
 	}
-	data, err := os.ReadFile(path)
+	if got, err := read(); err != nil || got != "third state" {
+		t.Fatalf("read = %q, %v; want the third", got, err)
+	}
+	good, err := os.ReadFile(newest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	header := len(stateMagic) + 8
-	torn := append([]byte(nil), data...)
-	torn[len(torn)-1] ^= 1
+	put := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name    string
-		data    []byte
+		newest  []byte // what the newest slot holds then
+		older   []byte // nil: as written
 		want    string
 		wantErr string
 	}{
-		{"rewritten in place", data, "short", ""},
-		{"a kill before the cut: trailing bytes", append(append([]byte(nil), data...), "junk"...), "short", ""},
-		{"older bare format", []byte("\x08\x01"), "\x08\x01", ""},
-		{"torn", torn, "", "checksum"},
-		{"cut short", data[:header+2], "", "holds 2 of its 5 bytes"},
-		{"header cut", data[:len(stateMagic)+3], "", "header cut short"},
+		{"a kill before the cut: trailing bytes", append(append([]byte(nil), good...), "old tail"...), nil, "third state", ""},
+		{"cut short: the slot before", good[:stateHeader+3], nil, "second", ""},
+		{"torn: the slot before", append(append([]byte(nil), good[:len(good)-1]...), 'X'), nil, "second", ""},
+		{"empty: the slot before", []byte{}, nil, "second", ""},
+		{"nothing readable", []byte(stateMagic + "x"), []byte("garbage"), "", "header cut short"},
+		{"older bare format (the other slot unreadable)", []byte("\x08\x01"), nil, "\x08\x01", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readStateFile(tc.data)
+			os.Remove(newest)
+			if tc.newest != nil {
+				put(newest, tc.newest)
+			}
+			if tc.older != nil {
+				put(older, tc.older)
+			}
+			got, err := read()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+					t.Fatalf("read = %q, %v; want an error with %q", got, err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || string(got) != tc.want {
+			if err != nil || got != tc.want {
 				t.Fatalf("read = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+	for _, f := range StateFiles(path) {
+		os.Remove(f)
+	}
+	if got, err := read(); err != nil || got != "" {
+		t.Fatalf("no files: %q, %v; want no state", got, err)
+	}
+	// A write after a read goes to the other slot than the newest.
+	put(path, []byte("\x08\x01"))
+	f := stateFile{path: path}
+	if _, err := f.read(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.write([]byte("next")); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "\x08\x01" {
+		t.Errorf("the write went over the slot it was read from: %q", data)
+	}
+	if got, err := read(); err != nil || got != "next" {
+		t.Errorf("after the write: %q, %v", got, err)
 	}
 }

@@ -206,13 +206,13 @@ func (c *Controller) kick() {
 	}
 }
 
-// watch follows node's link events, reconnecting with backoff. A new
-// stream (again: not the first of this run) means the agent may have
-// restarted: its state is pushed again.
+// watch follows node's link events, reconnecting with backoff. A stream
+// after one that ended (again), even one that ended before its first
+// event, means the agent may have restarted: its state is pushed again.
 func (c *Controller) watch(ctx context.Context, agents *Agents, node string, reconnected func(node string, again bool)) {
 	client, _ := agents.Client(node)
 	backoff := 100 * time.Millisecond
-	streams := 0
+	attempts := 0 // streams that ended, with or without an event
 	for ctx.Err() == nil {
 		stream, err := client.WatchLinks(ctx, &agentv1.WatchLinksRequest{}, grpc.WaitForReady(true))
 		first := true
@@ -227,8 +227,7 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 					first = false
 					backoff = 100 * time.Millisecond
 					c.linkStreamChanged(node, true, time.Now())
-					streams++
-					reconnected(node, streams > 1)
+					reconnected(node, attempts > 0)
 				}
 				c.LinkEvent(ev.Node, ev.Interface, ev.Up)
 			}
@@ -243,6 +242,7 @@ func (c *Controller) watch(ctx context.Context, agents *Agents, node string, rec
 		if !first {
 			c.linkStreamChanged(node, false, time.Now())
 		}
+		attempts++
 		c.agentUnreachable(node, err, time.Now())
 		c.log.Info("agent stream ended; reconnecting", "node", node, "in", backoff)
 		select {

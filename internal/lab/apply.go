@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	restv1 "github.com/sr6net/sr6/api/rest/v1"
+	"github.com/sr6net/sr6/internal/agent"
 	"github.com/sr6net/sr6/internal/dataplane"
 	"github.com/sr6net/sr6/internal/kinds"
 	"github.com/sr6net/sr6/internal/nsutil"
@@ -513,13 +514,19 @@ func (d *deployer) reloadDaemons(ctx context.Context, p *DeployPlan) error {
 				return err
 			}
 			// A replaced node's agent starts from nothing.
-			_ = os.Remove(d.layout.AgentState(n.Name))
+			for _, f := range agent.StateFiles(d.layout.AgentState(n.Name)) {
+				_ = os.Remove(f)
+			}
 		}
 	}
 	if err := d.opts.Store.Save(d.st); err != nil {
 		return err
 	}
 	l := d.layout
+	// The agent host that runs now has read the old state; one started
+	// after this point reads the new one itself (and a SIGHUP before it
+	// handles the signal would end it).
+	hostBefore, _ := supervise.Running(l.AgentHostPid())
 	pid, running := supervise.Running(l.SupervisorPid())
 	if !running {
 		var err error
@@ -562,9 +569,9 @@ func (d *deployer) reloadDaemons(ctx context.Context, p *DeployPlan) error {
 	// The supervisor keeps a running agent host (its arguments name only
 	// the lab): it reads the lab's state again on SIGHUP and serves the
 	// routers of the new topology, leaving the agents of those that stay
-	// as they are. A host the supervisor started anew read it already.
+	// as they are.
 	if d.st.Agents {
-		if hostPid, ok := supervise.Running(l.AgentHostPid()); ok {
+		if hostPid, ok := supervise.Running(l.AgentHostPid()); ok && hostPid == hostBefore {
 			if err := syscall.Kill(hostPid, syscall.SIGHUP); err != nil {
 				return fmt.Errorf("reload the agent host (pid %d): %w", hostPid, err)
 			}
