@@ -343,6 +343,13 @@ func TestImpairRuntime(t *testing.T) {
 		t.Errorf("refused impairments left a loss rule on r1:\n%s", out)
 	}
 
+	// Neighbours resolved first: at 50 % loss on r1:eth1's egress, half of
+	// r1's neighbour solicitations and advertisements to r2 are lost too,
+	// and a failed resolution drops more than the rule does (80 of 100
+	// lost was seen).
+	if got := l.ping("h1", "h2", false, 3); got == 0 {
+		t.Fatalf("h1 cannot ping h2 before any impairment")
+	}
 	// Loss, applied twice: one rule.
 	for range 2 {
 		if _, err := lab.Impair(ctx, l.name, "r1:eth1", restv1.Impairment{LossPercent: 50}, l.opts); err != nil {
