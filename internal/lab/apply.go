@@ -212,11 +212,21 @@ func (d *deployer) removeOld(ctx context.Context, p *DeployPlan) error {
 	// SIGTERM outlives its namespace (an agent's graceful stop waits for
 	// the controller's streams). The supervisor restarts what it loses
 	// until it reloads: kill until nothing runs, then delete at once.
+	// The lab's own daemons of the host's namespace are never among them:
+	// the agent host's threads enter routers' namespaces for their work,
+	// and its main thread may be in one when the processes are looked up.
+	var ours []int
+	for _, f := range []string{d.layout.SupervisorPid(), d.layout.AgentHostPid(), d.layout.ControllerPid()} {
+		if pid, ok := supervise.Running(f); ok {
+			ours = append(ours, pid)
+		}
+	}
 	for range 10 {
 		pids, err := nsutil.PIDs(namespaces...)
 		if err != nil {
 			return err
 		}
+		pids = slices.DeleteFunc(pids, func(pid int) bool { return slices.Contains(ours, pid) })
 		if len(pids) == 0 {
 			break
 		}
