@@ -162,9 +162,9 @@ func (c *converter) allBlocks() []*block {
 }
 
 func (c *converter) top(root *yaml.Node) {
-	root = resolve(root)
+	root = topo.ResolveAlias(root)
 	if root.Kind != yaml.MappingNode {
-		c.fail(root, "", "not a containerlab topology: the file must be a mapping with name and topology, got %s", describe(root))
+		c.fail(root, "", "not a containerlab topology: the file must be a mapping with name and topology, got %s", topo.DescribeNode(root))
 		return
 	}
 	es, _ := c.entries(root, "")
@@ -419,16 +419,16 @@ func (n *node) label(key string) (label, bool) {
 }
 
 func (c *converter) readLinks(e *entry) {
-	seq := resolve(e.v)
+	seq := topo.ResolveAlias(e.v)
 	if seq.Kind != yaml.SequenceNode {
 		if seq.Tag != "!!null" {
-			c.fail(seq, e.field, "must be a list of links, got %s", describe(seq))
+			c.fail(seq, e.field, "must be a list of links, got %s", topo.DescribeNode(seq))
 		}
 		return
 	}
 	for i, ln := range seq.Content {
 		field := fmt.Sprintf("topology.links[%d]", i)
-		if l := c.readLink(resolve(ln), field); l != nil {
+		if l := c.readLink(topo.ResolveAlias(ln), field); l != nil {
 			c.links = append(c.links, l)
 		}
 	}
@@ -493,7 +493,7 @@ func (c *converter) readLink(ln *yaml.Node, field string) *link {
 	}
 	seq := eps.v
 	if seq.Kind != yaml.SequenceNode {
-		c.fail(seq, eps.field, "must be a list of two endpoints, got %s", describe(seq))
+		c.fail(seq, eps.field, "must be a list of two endpoints, got %s", topo.DescribeNode(seq))
 		return nil
 	}
 	if len(seq.Content) != 2 {
@@ -501,7 +501,7 @@ func (c *converter) readLink(ln *yaml.Node, field string) *link {
 		return nil
 	}
 	for i, en := range seq.Content {
-		en = resolve(en)
+		en = topo.ResolveAlias(en)
 		f := fmt.Sprintf("%s[%d]", eps.field, i)
 		ep, ok := c.endpoint(en, f)
 		if !ok {
@@ -667,7 +667,7 @@ func (o *out) text(s string) {
 }
 
 func (o *out) mark(n *yaml.Node, field string) {
-	o.spans = append(o.spans, span{line: o.line, col: o.col, pos: posOf(n), field: field})
+	o.spans = append(o.spans, span{line: o.line, col: o.col, pos: topo.NodePos(n), field: field})
 }
 
 // comment makes s safe to end a YAML line with: values with anything but

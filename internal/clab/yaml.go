@@ -25,43 +25,12 @@ type report struct {
 	errs  topo.ErrorList
 }
 
-func posOf(n *yaml.Node) topo.Pos { return topo.Pos{Line: n.Line, Column: n.Column} }
-
 func (r *report) warn(n *yaml.Node, field, format string, args ...any) {
-	r.warns = append(r.warns, &topo.Error{File: r.file, Pos: posOf(n), Field: field, Msg: fmt.Sprintf(format, args...)})
+	r.warns = append(r.warns, &topo.Error{File: r.file, Pos: topo.NodePos(n), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (r *report) fail(n *yaml.Node, field, format string, args ...any) {
-	r.errs = append(r.errs, &topo.Error{File: r.file, Pos: posOf(n), Field: field, Msg: fmt.Sprintf(format, args...)})
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an unsupported YAML node"
-}
-
-func join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
+	r.errs = append(r.errs, &topo.Error{File: r.file, Pos: topo.NodePos(n), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // entry is one key of a mapping, after merge keys are expanded.
@@ -76,7 +45,7 @@ type entry struct {
 // settings) where the merge key stands, unless n sets them itself. A
 // duplicate key is an error; ok is false when n is not a mapping.
 func (r *report) entries(n *yaml.Node, field string) ([]entry, bool) {
-	n = resolve(n)
+	n = topo.ResolveAlias(n)
 	if n == nil {
 		return nil, false // the parser never gives one; no position to report
 	}
@@ -84,7 +53,7 @@ func (r *report) entries(n *yaml.Node, field string) ([]entry, bool) {
 		if n.Tag == "!!null" {
 			return nil, true // "srl1:" with nothing: an empty mapping
 		}
-		r.fail(n, field, "must be a mapping, got %s", describe(n))
+		r.fail(n, field, "must be a mapping, got %s", topo.DescribeNode(n))
 		return nil, false
 	}
 	return r.mergedEntries(n, field, 0), true
@@ -98,10 +67,10 @@ func (r *report) mergedEntries(n *yaml.Node, field string, depth int) []entry {
 			continue
 		}
 		if first, dup := explicit[k.Value]; dup {
-			r.fail(k, join(field, k.Value), "duplicate key (first defined at line %d)", first.Line)
+			r.fail(k, topo.JoinField(field, k.Value), "duplicate key (first defined at line %d)", first.Line)
 			continue
 		}
-		explicit[k.Value] = posOf(k)
+		explicit[k.Value] = topo.NodePos(k)
 	}
 	var out []entry
 	seen := map[string]bool{}
@@ -110,23 +79,23 @@ func (r *report) mergedEntries(n *yaml.Node, field string, depth int) []entry {
 		if !isMerge(k) {
 			if !seen[k.Value] {
 				seen[k.Value] = true
-				out = append(out, entry{key: k.Value, k: k, v: resolve(v), field: join(field, k.Value)})
+				out = append(out, entry{key: k.Value, k: k, v: topo.ResolveAlias(v), field: topo.JoinField(field, k.Value)})
 			}
 			continue
 		}
 		if depth >= maxMergeDepth {
-			r.fail(k, join(field, "<<"), "merge keys nested more than %d deep", maxMergeDepth)
+			r.fail(k, topo.JoinField(field, "<<"), "merge keys nested more than %d deep", maxMergeDepth)
 			continue
 		}
-		v = resolve(v)
+		v = topo.ResolveAlias(v)
 		sources := []*yaml.Node{v}
 		if v.Kind == yaml.SequenceNode {
 			sources = v.Content
 		}
 		for _, src := range sources {
-			src = resolve(src)
+			src = topo.ResolveAlias(src)
 			if src.Kind != yaml.MappingNode {
-				r.fail(src, join(field, "<<"), "a merge key takes a mapping or a list of mappings, got %s", describe(src))
+				r.fail(src, topo.JoinField(field, "<<"), "a merge key takes a mapping or a list of mappings, got %s", topo.DescribeNode(src))
 				continue
 			}
 			for _, e := range r.mergedEntries(src, field, depth+1) {
@@ -148,7 +117,7 @@ func isMerge(k *yaml.Node) bool {
 // scalar returns n's value, or reports that it must be one.
 func (r *report) scalar(n *yaml.Node, field string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		r.fail(n, field, "must be a single value, got %s", describe(n))
+		r.fail(n, field, "must be a single value, got %s", topo.DescribeNode(n))
 		return "", false
 	}
 	return n.Value, true

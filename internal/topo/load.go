@@ -81,56 +81,25 @@ func SyntaxError(file string, err error) *Error {
 
 type decoder struct{ *errs }
 
-func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an unsupported YAML node"
-}
-
-func join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
-}
-
 // mapping walks a YAML mapping, reporting duplicate and unknown keys, and
 // calls fn for each known key in file order.
 func (d *decoder) mapping(n *yaml.Node, field string, allowed []string, fn func(key string, k, v *yaml.Node)) {
-	n = resolve(n)
+	n = ResolveAlias(n)
 	if n.Kind != yaml.MappingNode {
-		d.add(posOf(n), field, "must be a mapping, got %s", kindName(n))
+		d.add(NodePos(n), field, "must be a mapping, got %s", DescribeNode(n))
 		return
 	}
 	seen := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolve(n.Content[i+1])
+		k, v := n.Content[i], ResolveAlias(n.Content[i+1])
 		key := k.Value
 		if first, dup := seen[key]; dup {
-			d.add(posOf(k), join(field, key), "duplicate key (first defined at line %d)", first.Line)
+			d.add(NodePos(k), JoinField(field, key), "duplicate key (first defined at line %d)", first.Line)
 			continue
 		}
-		seen[key] = posOf(k)
+		seen[key] = NodePos(k)
 		if allowed != nil && !slices.Contains(allowed, key) {
-			d.add(posOf(k), join(field, key), "unknown key; allowed keys: %s", strings.Join(allowed, ", "))
+			d.add(NodePos(k), JoinField(field, key), "unknown key; allowed keys: %s", strings.Join(allowed, ", "))
 			continue
 		}
 		fn(key, k, v)
@@ -139,7 +108,7 @@ func (d *decoder) mapping(n *yaml.Node, field string, allowed []string, fn func(
 
 func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.add(posOf(n), field, "must be a single value, got %s", kindName(n))
+		d.add(NodePos(n), field, "must be a single value, got %s", DescribeNode(n))
 		return "", false
 	}
 	return n.Value, true
@@ -147,7 +116,7 @@ func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
 
 func (d *decoder) str(n *yaml.Node, field string, dst *Value[string]) {
 	if s, ok := d.scalar(n, field); ok {
-		*dst = Value[string]{V: s, Pos: posOf(n), Set: true}
+		*dst = Value[string]{V: s, Pos: NodePos(n), Set: true}
 	}
 }
 
@@ -158,14 +127,14 @@ func (d *decoder) integer(n *yaml.Node, field string, lo, hi int, dst *Value[int
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || n.Tag != "!!int" {
-		d.add(posOf(n), field, "must be a whole number, got %q", s)
+		d.add(NodePos(n), field, "must be a whole number, got %q", s)
 		return
 	}
 	if v < lo || v > hi {
-		d.add(posOf(n), field, "%d is out of range: allowed %d to %d", v, lo, hi)
+		d.add(NodePos(n), field, "%d is out of range: allowed %d to %d", v, lo, hi)
 		return
 	}
-	*dst = Value[int]{V: v, Pos: posOf(n), Set: true}
+	*dst = Value[int]{V: v, Pos: NodePos(n), Set: true}
 }
 
 // family is 4 or 6; 0 accepts either.
@@ -176,22 +145,22 @@ func (d *decoder) prefix(n *yaml.Node, field string, family, maxBits int, dst *V
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		d.add(posOf(n), field, "%q is not a prefix (want address/length, e.g. %s)", s, examplePrefix(family))
+		d.add(NodePos(n), field, "%q is not a prefix (want address/length, e.g. %s)", s, examplePrefix(family))
 		return
 	}
 	if !familyOK(p.Addr(), family) {
-		d.add(posOf(n), field, "%s must be an IPv%d prefix", s, family)
+		d.add(NodePos(n), field, "%s must be an IPv%d prefix", s, family)
 		return
 	}
 	if p.Masked() != p {
-		d.add(posOf(n), field, "%s has host bits set; did you mean %s?", s, p.Masked())
+		d.add(NodePos(n), field, "%s has host bits set; did you mean %s?", s, p.Masked())
 		return
 	}
 	if maxBits > 0 && p.Bits() > maxBits {
-		d.add(posOf(n), field, "%s is too long: at most /%d", s, maxBits)
+		d.add(NodePos(n), field, "%s is too long: at most /%d", s, maxBits)
 		return
 	}
-	*dst = Value[netip.Prefix]{V: p, Pos: posOf(n), Set: true}
+	*dst = Value[netip.Prefix]{V: p, Pos: NodePos(n), Set: true}
 }
 
 func examplePrefix(family int) string {
@@ -253,7 +222,7 @@ func (d *decoder) plan(n *yaml.Node, p *PlanSpec) {
 func (d *decoder) nodes(n *yaml.Node, s *Spec) {
 	d.mapping(n, "nodes", nil, func(name string, k, v *yaml.Node) {
 		field := "nodes." + name
-		ns := NodeSpec{Pos: posOf(k), Name: Value[string]{V: name, Pos: posOf(k), Set: true}}
+		ns := NodeSpec{Pos: NodePos(k), Name: Value[string]{V: name, Pos: NodePos(k), Set: true}}
 		d.mapping(v, field, nodeKeys, func(key string, _, v *yaml.Node) {
 			f := field + "." + key
 			switch key {
@@ -266,13 +235,13 @@ func (d *decoder) nodes(n *yaml.Node, s *Spec) {
 					a, err := netip.ParseAddr(s)
 					switch {
 					case err != nil:
-						d.add(posOf(v), f, "%q is not an IPv6 address", s)
+						d.add(NodePos(v), f, "%q is not an IPv6 address", s)
 					case !familyOK(a, 6):
-						d.add(posOf(v), f, "%s must be an IPv6 address", s)
+						d.add(NodePos(v), f, "%s must be an IPv6 address", s)
 					case a.Zone() != "":
-						d.add(posOf(v), f, "%s must be an IPv6 address without a zone", s)
+						d.add(NodePos(v), f, "%s must be an IPv6 address without a zone", s)
 					default:
-						ns.Loopback = Value[netip.Addr]{V: a, Pos: posOf(v), Set: true}
+						ns.Loopback = Value[netip.Addr]{V: a, Pos: NodePos(v), Set: true}
 					}
 				}
 			case "locator":
@@ -284,15 +253,15 @@ func (d *decoder) nodes(n *yaml.Node, s *Spec) {
 }
 
 func (d *decoder) links(n *yaml.Node, s *Spec) {
-	n = resolve(n)
+	n = ResolveAlias(n)
 	if n.Kind != yaml.SequenceNode {
-		d.add(posOf(n), "links", "must be a list of links, got %s", kindName(n))
+		d.add(NodePos(n), "links", "must be a list of links, got %s", DescribeNode(n))
 		return
 	}
 	for i, ln := range n.Content {
-		ln = resolve(ln)
+		ln = ResolveAlias(ln)
 		field := fmt.Sprintf("links[%d]", i)
-		ls := LinkSpec{Pos: posOf(ln)}
+		ls := LinkSpec{Pos: NodePos(ln)}
 		d.mapping(ln, field, linkKeys, func(key string, _, v *yaml.Node) {
 			f := field + "." + key
 			switch key {
@@ -303,25 +272,25 @@ func (d *decoder) links(n *yaml.Node, s *Spec) {
 			case "latency":
 				if s, ok := d.scalar(v, f); ok {
 					if us, err := ParseLatency(s); err != nil {
-						d.add(posOf(v), f, "%v", err)
+						d.add(NodePos(v), f, "%v", err)
 					} else {
-						ls.Latency = Value[uint32]{V: us, Pos: posOf(v), Set: true}
+						ls.Latency = Value[uint32]{V: us, Pos: NodePos(v), Set: true}
 					}
 				}
 			case "loss":
 				if s, ok := d.scalar(v, f); ok {
 					if loss, err := ParseLoss(s); err != nil {
-						d.add(posOf(v), f, "%v", err)
+						d.add(NodePos(v), f, "%v", err)
 					} else {
-						ls.Loss = Value[float64]{V: loss, Pos: posOf(v), Set: true}
+						ls.Loss = Value[float64]{V: loss, Pos: NodePos(v), Set: true}
 					}
 				}
 			case "rate":
 				if s, ok := d.scalar(v, f); ok {
 					if rate, err := ParseRate(s); err != nil {
-						d.add(posOf(v), f, "%v", err)
+						d.add(NodePos(v), f, "%v", err)
 					} else {
-						ls.Rate = Value[uint64]{V: rate, Pos: posOf(v), Set: true}
+						ls.Rate = Value[uint64]{V: rate, Pos: NodePos(v), Set: true}
 					}
 				}
 			case "mtu":
@@ -338,25 +307,25 @@ func (d *decoder) links(n *yaml.Node, s *Spec) {
 
 func (d *decoder) endpoints(n *yaml.Node, field string, ls *LinkSpec) {
 	if n.Kind != yaml.SequenceNode {
-		d.add(posOf(n), field, "must be a list of two endpoints like [r1:eth1, r2:eth1], got %s", kindName(n))
+		d.add(NodePos(n), field, "must be a list of two endpoints like [r1:eth1, r2:eth1], got %s", DescribeNode(n))
 		return
 	}
 	if len(n.Content) != 2 {
-		d.add(posOf(n), field, "a link has exactly 2 endpoints, got %d", len(n.Content))
+		d.add(NodePos(n), field, "a link has exactly 2 endpoints, got %d", len(n.Content))
 		return
 	}
 	for i, en := range n.Content {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		s, ok := d.scalar(resolve(en), f)
+		s, ok := d.scalar(ResolveAlias(en), f)
 		if !ok {
 			continue
 		}
 		ep, err := ParseEndpoint(s)
 		if err != nil {
-			d.add(posOf(en), f, "%v", err)
+			d.add(NodePos(en), f, "%v", err)
 			continue
 		}
-		ls.Endpoints = append(ls.Endpoints, Value[Endpoint]{V: ep, Pos: posOf(en), Set: true})
+		ls.Endpoints = append(ls.Endpoints, Value[Endpoint]{V: ep, Pos: NodePos(en), Set: true})
 	}
 }
 
